@@ -1,0 +1,1 @@
+"""UI-free async checks. Nothing under this package may import Textual."""
