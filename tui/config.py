@@ -73,6 +73,10 @@ class Settings:
 
     # Ports probe.
     ports: tuple[int, ...] = (25, 465, 587, 2525, 110, 995, 143, 993)
+    # Extra CA bundle (PEM) trusted when verifying TLS certificates, besides the system's.
+    tls_ca_file: str | None = None
+    # Ask HELP after EHLO (identifies qmail, whose greeting names nothing).
+    smtp_help: bool = True
 
     # Survey limits.
     survey_concurrency: int = 500
