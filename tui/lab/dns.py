@@ -9,6 +9,8 @@
     async with DnsServer(zone) as server:           # port 0 = ephemeral
         settings = Settings(nameservers=(server.nameserver,))
 
+    DnsServer(zone, delay=(0.02, 0.08))             # each answer held back 20-80 ms
+
 Names are case-insensitive and stored without the final dot. A name with records of some
 type answers NOERROR/no data for other types; an unknown name answers NXDOMAIN. Every
 question is appended to ``server.log`` (name, type, transport) so tests can prove what was
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import random
 import struct
 from collections import defaultdict
 from collections.abc import Iterable
@@ -46,6 +49,24 @@ def _norm(name: str) -> str:
     return name.strip().rstrip(".").lower()
 
 
+def _txt_text(text: str) -> str:
+    """Plain text -> TXT zone-file form; one TXT string holds at most 255 bytes, so longer
+    text becomes several strings (split on character boundaries)."""
+    chunks: list[str] = []
+    current, size = "", 0
+    for ch in text:
+        width = len(ch.encode("utf-8"))
+        if size + width > 255:
+            chunks.append(current)
+            current, size = "", 0
+        current += ch
+        size += width
+    chunks.append(current)
+    return " ".join(
+        '"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in chunks
+    )
+
+
 @dataclass
 class Zone:
     """Records by (name, type); rdata in zone-file text form (TXT may be given unquoted)."""
@@ -58,7 +79,9 @@ class Zone:
         rdtype = rdtype.upper()
         for value in values:
             if rdtype == "TXT" and not value.startswith('"'):
-                value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                value = _txt_text(value)
+            # Parse now so a malformed record fails here, not later inside the server.
+            dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rdtype), value)
             self.records[(_norm(name), rdtype)].append(value)
         return self
 
@@ -177,17 +200,41 @@ class _Udp(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         reply = self.server.handle(data, "udp")
-        if reply is not None and self.transport is not None:
+        if reply is None or self.transport is None:
+            return
+        delay = self.server.next_delay()
+        if delay > 0:
+            # Held back without blocking other datagrams, as a distant server would be.
+            asyncio.get_running_loop().call_later(delay, self._send, reply, addr)
+        else:
+            self._send(reply, addr)
+
+    def _send(self, reply: bytes, addr: tuple) -> None:
+        if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(reply, addr)
 
 
 class DnsServer:
-    """UDP + TCP DNS on one loopback address and port (the same port for both)."""
+    """UDP + TCP DNS on one loopback address and port (the same port for both).
 
-    def __init__(self, zone: Zone, host: str = "127.0.0.1", port: int = 0) -> None:
+    ``delay`` holds every answer back: a number of seconds, or a (low, high) range drawn
+    uniformly per answer (``seed`` makes the draw repeatable). Default: no delay.
+    """
+
+    def __init__(
+        self,
+        zone: Zone,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        delay: float | tuple[float, float] = 0.0,
+        seed: int | None = None,
+    ) -> None:
         self.zone = zone
         self.host = host
         self.port = port
+        self.delay = delay
+        self._rng = random.Random(seed)
         self.log: list[tuple[str, str, str]] = []
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
@@ -197,6 +244,12 @@ class DnsServer:
         """The Settings.nameservers entry for this server."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
+
+    def next_delay(self) -> float:
+        if isinstance(self.delay, tuple):
+            low, high = self.delay
+            return self._rng.uniform(low, high)
+        return float(self.delay)
 
     def handle(self, wire: bytes, transport: str) -> bytes | None:
         try:
@@ -229,6 +282,9 @@ class DnsServer:
                 reply = self.handle(wire, "tcp")
                 if reply is None:
                     continue
+                delay = self.next_delay()
+                if delay > 0:
+                    await asyncio.sleep(delay)
                 writer.write(struct.pack("!H", len(reply)) + reply)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
