@@ -693,7 +693,7 @@ _PRESET_LIST: tuple[Preset, ...] = (
             "send to a non-local e-mail address. Please check your mail client settings or "
             "contact your administrator to verify that the domain or address is defined for "
             "this server.",
-            "unknown": "503 Bad sequence of commands",
+            "unknown": "500 Command not recognised",
             "quit": "221 Service closing transmission channel",
         },
     ),
@@ -1034,8 +1034,6 @@ class SmtpServer:
             self.host,
             self.port,
             limit=MAX_LINE,
-            ssl=self._ssl if self.profile.implicit_tls else None,
-            ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if self.profile.implicit_tls else None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -1072,7 +1070,6 @@ class SmtpServer:
         peer = writer.get_extra_info("peername") or ("?", 0)
         local = writer.get_extra_info("sockname") or (self.host, self.port)
         session = Session(peer=(peer[0], peer[1]), local=(local[0], local[1]))
-        session.tls = writer.get_extra_info("ssl_object") is not None
         self.sessions.append(session)
         conn = _Connection(self, session, reader, writer)
         try:
@@ -1209,6 +1206,10 @@ class _Connection:
 
     async def run(self) -> None:
         prof = self.profile
+        if prof.implicit_tls:
+            # The handshake runs inside this task (not in start_server) so that stop() can
+            # cancel a client stuck in it and the session records a failed handshake.
+            await self.handshake()
         if prof.greeting_delay > 0 and await self.wait_quiet(prof.greeting_delay):
             await self.reply(*_code_text(EARLY_TALKER, host=self.host))
             raise _Drop
@@ -1425,16 +1426,20 @@ class _Connection:
             s.note(f"starttls-broken: sent {len(garbage)} bytes of garbage, then abort")
             await self.write(garbage)
             raise _Drop
+        await self.handshake()
+        s.helo = None
+
+    async def handshake(self) -> None:
+        s = self.session
         ctx = self.server._ssl
         assert ctx is not None
         try:
             await self.writer.start_tls(ctx, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT)
         except (ssl.SSLError, ConnectionError, OSError, TimeoutError) as exc:
-            s.note(f"TLS handshake failed: {exc.__class__.__name__}")
+            s.note(f"TLS handshake failed: {exc.__class__.__name__}: {exc}")
             s.close("client")
             raise _Drop from None
         s.tls = True
-        s.helo = None
         s.note("TLS established")
 
     # -- hostile behaviours before/instead of the greeting -----------------------------------
