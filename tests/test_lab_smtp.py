@@ -99,7 +99,9 @@ EXPECTED_GREETINGS = {
         "mx1.lab.test ESMTP server (InterMail vM.8.04.03.22 201-2389-100-172-20160420) "
         "ready Tue, 3 Nov 2026 10:00:00 +0100"
     ],
-    "exchange": ["mx1.lab.test Microsoft ESMTP MAIL Service ready at Tue, 3 Nov 2026 10:00:00 +0100"],
+    "exchange": [
+        "mx1.lab.test Microsoft ESMTP MAIL Service ready at Tue, 3 Nov 2026 10:00:00 +0100"
+    ],
     "opensmtpd": ["mx1.lab.test ESMTP OpenSMTPD"],
     "haraka": ["mx1.lab.test ESMTP Haraka/3.0.3 ready"],
     "generic": ["mx1.lab.test ESMTP"],
@@ -251,7 +253,9 @@ def test_smtplib_dialogue_in_a_thread_via_labthread() -> None:
         with smtplib.SMTP(srv.host, srv.port, timeout=5) as client:
             code, _ = client.ehlo("me.test")
             assert code == 250
-            refused = client.sendmail("a@b.test", ["postmaster@lab.test"], b"Subject: t\r\n\r\nx\r\n")
+            refused = client.sendmail(
+                "a@b.test", ["postmaster@lab.test"], b"Subject: t\r\n\r\nx\r\n"
+            )
             assert refused == {}
             with pytest.raises(smtplib.SMTPRecipientsRefused) as info:
                 client.sendmail("a@b.test", ["victim@ext.test"], b"x\r\n")
@@ -411,7 +415,9 @@ async def test_starttls_good_cert_over_ipv6(certs: LabCerts) -> None:
     ("kind", "reason"),
     [("self-signed", "self-signed"), ("expired", "expired"), ("wrong-host", "Hostname mismatch")],
 )
-async def test_starttls_bad_certs_fail_verification(certs: LabCerts, kind: str, reason: str) -> None:
+async def test_starttls_bad_certs_fail_verification(
+    certs: LabCerts, kind: str, reason: str
+) -> None:
     async with SmtpServer(SmtpProfile(preset="postfix", tls=kind), certs=certs) as srv:
         c = await Raw.open(srv)
         await c.reply()
@@ -422,7 +428,9 @@ async def test_starttls_bad_certs_fail_verification(certs: LabCerts, kind: str, 
         assert reason.lower() in info.value.verify_message.lower()
         await c.close()
         assert await _closed(srv) == "client"
-        assert any("TLS handshake failed" in text for d, text in srv.sessions[0].transcript if d == "*")
+        assert any(
+            "TLS handshake failed" in text for d, text in srv.sessions[0].transcript if d == "*"
+        )
 
 
 async def test_bad_certs_still_encrypt_without_verification(certs: LabCerts) -> None:
@@ -538,6 +546,7 @@ async def test_drip_sends_one_byte_at_a_time() -> None:
         second = await asyncio.wait_for(c.reader.read(100), 2)
         assert (first, second) == (b"2", b"2")
         await c.close()
+        assert await _closed(srv) in ("client", "reset")  # the drip ends with the client
     async with _hostile("drip", drip_interval=0.001) as srv:
         c = await Raw.open(srv)
         assert await c.reply() == (220, ["mx1.lab.test ESMTP Postfix"])
