@@ -22,6 +22,9 @@ from tui.probes.base import Status
 from tui.probes.dnsbl import ListStatus
 from tui.probes.target import TargetError, parse_target
 
+# Short enough that the silent zones keep the tests quick, long enough that a loaded
+# machine still answers every other question in time.
+SHORT = 0.5
 LISTED_IP = "127.0.0.10"
 CLEAN_IP = "127.0.0.20"
 V6_IP = "2001:db8::25"  # only ever part of a query name; nothing is sent to it
@@ -227,7 +230,7 @@ async def test_undocumented_code_is_a_listing() -> None:
 async def test_failures_are_errors_and_timeouts() -> None:
     zones = [WEIRD, BROKEN, CLOSED, SILENT, SPAMCOP]
     async with DnsServer(_zone()) as server:
-        result = await dnsbl.run(parse_target(LISTED_IP), _settings(server, timeout=0.3),
+        result = await dnsbl.run(parse_target(LISTED_IP), _settings(server, timeout=SHORT),
                                  zones=zones)
     rows = _by_zone(result)
     assert rows[WEIRD].status is ListStatus.ERROR
@@ -244,9 +247,9 @@ async def test_failures_are_errors_and_timeouts() -> None:
 
 async def test_every_list_failing() -> None:
     async with DnsServer(_zone()) as server:
-        errors = await dnsbl.run(parse_target(CLEAN_IP), _settings(server, timeout=0.3),
+        errors = await dnsbl.run(parse_target(CLEAN_IP), _settings(server, timeout=SHORT),
                                  zones=[BROKEN, CLOSED])
-        silent = await dnsbl.run(parse_target(CLEAN_IP), _settings(server, timeout=0.3),
+        silent = await dnsbl.run(parse_target(CLEAN_IP), _settings(server, timeout=SHORT),
                                  zones=[SILENT])
     assert errors.status is Status.ERROR and not errors.listed
     assert errors.message == "No list gave an answer (2 errors)"
@@ -337,7 +340,7 @@ async def test_default_zones_come_from_settings() -> None:
 async def test_self_check_flags_broken_lists() -> None:
     zones = [ZEN, DBL, NOTEST, WORLD, BROKEN, URIBL]
     async with DnsServer(_zone()) as server:
-        result = await dnsbl.self_check(_settings(server, timeout=0.3), zones)
+        result = await dnsbl.self_check(_settings(server, timeout=SHORT), zones)
     by = {e.zone: e for e in result.entries}
     assert by[ZEN].ok and by[DBL].ok and by[URIBL].ok
     assert by[ZEN].positive.subject == "127.0.0.2" and by[ZEN].negative.subject == "127.0.0.1"
@@ -375,7 +378,7 @@ def lab_server():
 
 def _cli(server: DnsServer, *args: str):
     return CliRunner().invoke(main, ["dnsbl", *args, "--nameserver", server.nameserver,
-                                     "--timeout", "0.3"])
+                                     "--timeout", str(SHORT)])
 
 
 def _zones(*zones: str) -> list[str]:
