@@ -183,6 +183,7 @@ _DEFAULT_REPLIES: dict[str, str] = {
 GREYLIST = "451 4.7.1 <{addr}>: Recipient address rejected: Greylisted, please try again later"
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
 POSTFIX_DEFAULT = "454 4.7.1 <{addr}>: Relay access denied"
+UNKNOWN_DOMAIN = "550 5.1.2 <{addr}>: Recipient address rejected: Domain not found"
 GREET_421 = "421 4.3.2 {host} Service not available, closing transmission channel"
 GREET_554 = "554 5.7.1 {host} ESMTP not accepting messages"
 EARLY_TALKER = "554 5.5.1 {host} Protocol error: talking before the greeting"
@@ -1350,6 +1351,11 @@ class _Connection:
             return _code_text(AUTH_REQUIRED, **values)
         if policy == "greylist":
             return _code_text(GREYLIST, **values)
+        if policy == "open" and (rcpt.domain or "").rstrip(".").lower().endswith(".invalid"):
+            # A real open relay still resolves where the mail goes; only accept-then-bounce
+            # (catch-all) takes a domain that cannot exist (RFC 6761). Without this the two
+            # policies are identical on the wire and the relay probe could not tell them apart.
+            return _code_text(UNKNOWN_DOMAIN, **values)
         if policy in ("open", "catch-all") or rcpt.local:
             return self.preset.reply("rcpt_ok", **values)
         if rcpt.trick is not None and TRICK_POLICY[rcpt.trick] == policy and rcpt.outer_local:
