@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "whois": "tui.commands.whois",
     "geoip": "tui.commands.geoip",
     "dnsbl": "tui.commands.dnsbl",
+    "relay": "tui.commands.relay",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
