@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "geoip": "tui.commands.geoip",
     "dnsbl": "tui.commands.dnsbl",
     "relay": "tui.commands.relay",
+    "ports": "tui.commands.ports",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
