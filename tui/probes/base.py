@@ -52,6 +52,4 @@ def to_jsonable(obj: Any) -> Any:
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, ipaddress.IPv4Address | ipaddress.IPv6Address | PurePath):
         return str(obj)
-    if isinstance(obj, float):
-        return round(obj, 3)
     return obj
