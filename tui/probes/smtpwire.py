@@ -77,7 +77,8 @@ class Reply:
         """The RFC 3463 enhanced status code at the start of the first line, if any."""
         head = self.first.split(" ", 1)[0]
         parts = head.split(".")
-        if len(parts) == 3 and all(p.isdigit() for p in parts) and parts[0] in "245":
+        if (len(parts) == 3 and head.isascii() and all(p.isdigit() for p in parts)
+                and parts[0] in ("2", "4", "5")):
             return head
         return None
 
@@ -99,7 +100,10 @@ def parse_line(line: str) -> tuple[int, bool, str]:
 
     The separator may be '-', ' ' or nothing (a bare '250'); anything else is malformed.
     """
-    if len(line) < 3 or not line[:3].isdigit() or not "2" <= line[0] <= "5":
+    # isascii(): str.isdigit() also accepts '²' or '٣', which int() rejects or misreads.
+    code_text = line[:3]
+    if (len(line) < 3 or not code_text.isascii() or not code_text.isdigit()
+            or not "2" <= line[0] <= "5"):
         raise MalformedReply(f"not an SMTP reply line: {line[:80]!r}")
     code = int(line[:3])
     if len(line) == 3:
