@@ -363,14 +363,21 @@ async def test_connection_refused() -> None:
     assert result.variants == ()
 
 
+Answer = bytes | str | None | tuple[float, bytes]
+
+
 @contextlib.asynccontextmanager
-async def scripted(answer: Callable[[str, int], bytes | None | str]) -> AsyncIterator[
-        tuple[int, list[str]]]:
+async def scripted(answer: Callable[[str, int], Answer]) -> AsyncIterator[tuple[int, list[str]]]:
     """A tiny SMTP server for what the lab cannot do: answer(line, n) gives the reply bytes
-    for the n-th command, None to stay silent, "close" to hang up."""
+    for the n-th command, (delay, bytes) to answer late, None to stay silent, "close" to
+    hang up."""
     received: list[str] = []
+    tasks: set[asyncio.Task[None]] = set()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)
         try:
             writer.write(b"220 scripted.lab.test ESMTP\r\n")
             while line := await reader.readline():
@@ -382,9 +389,14 @@ async def scripted(answer: Callable[[str, int], bytes | None | str]) -> AsyncIte
                 if reply is None:
                     await reader.read()  # silent until the client leaves
                     break
+                if isinstance(reply, tuple):
+                    await asyncio.sleep(reply[0])
+                    reply = reply[1]
                 assert isinstance(reply, bytes)
                 writer.write(reply)
                 await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client went away, or the test is over
         finally:
             writer.close()
 
@@ -393,14 +405,17 @@ async def scripted(answer: Callable[[str, int], bytes | None | str]) -> AsyncIte
         yield server.sockets[0].getsockname()[1], received
     finally:
         server.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await server.wait_closed()
 
 
-def accept_until(n_rcpt: int, then: str | None) -> Callable[[str, int], bytes | None | str]:
+def accept_until(n_rcpt: int, then: str | None) -> Callable[[str, int], Answer]:
     """Accept everything (250) for n_rcpt RCPTs, then do ``then`` at the next RCPT."""
     count = [0]
 
-    def answer(line: str, _n: int) -> bytes | None | str:
+    def answer(line: str, _n: int) -> Answer:
         if line.upper().startswith("RCPT"):
             count[0] += 1
             if line.endswith(".invalid>"):  # a server that checks the destination exists
@@ -454,6 +469,22 @@ async def test_421_mid_way_stops_and_quits() -> None:
     assert "closed the session" in result.message
     assert received.count("RSET") == 3
     assert received[-1] == "QUIT"
+
+
+async def test_overall_deadline_bounds_a_tarpit() -> None:
+    """A server that answers every command slowly cannot keep the test running for long."""
+
+    def answer(line: str, _n: int) -> tuple[float, bytes]:
+        return 0.1, b"250 ok\r\n"  # a tarpit: every reply 0.1 s late
+
+    async with scripted(answer) as (port, received):
+        result = await relay.run(parse_target("127.0.0.1"), settings(), port=port,
+                                 deadline=0.6)
+    assert result.status is Status.TIMEOUT
+    assert "overall time budget" in result.message
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.variants[-1].outcome is OC.NOT_TRIED
+    assert not any(c.upper().startswith("DATA") for c in received)
 
 
 async def test_all_senders_refused_is_inconclusive() -> None:

@@ -414,8 +414,14 @@ class _Session:
         assert self.client is not None
         if self.commands >= MAX_COMMANDS - 1:  # keep one for QUIT
             raise _Stop(Status.ERROR, f"command budget ({MAX_COMMANDS}) used up")
+        timeout = self._step_timeout(self.settings.smtp_timeout)
         self.commands += 1
-        return await self.client.command(line, self._step_timeout(self.settings.smtp_timeout))
+        try:
+            return await self.client.command(line, timeout)
+        except ReplyTimeout:
+            if timeout < self.settings.smtp_timeout:  # cut short by the overall deadline
+                raise ReplyTimeout("the relay test ran out of its overall time budget") from None
+            raise
 
     @staticmethod
     def _tls_context() -> ssl.SSLContext:
@@ -426,7 +432,7 @@ class _Session:
         return ctx
 
     # -- phases ---------------------------------------------------------------------
-    async def resolve(self) -> str | None:
+    async def resolve(self) -> str:
         if self.target.is_ip:
             return self.target.text
         resolver = make_resolver(self.settings)
@@ -439,6 +445,8 @@ class _Session:
             failures.append(f"{rdtype}: {answer.message or answer.status.value}")
             if answer.status is not Status.NOANSWER:
                 status = answer.status
+            if answer.status is Status.NXDOMAIN:
+                break  # no such name: no AAAA either
         raise _Stop(status, f"cannot resolve {self.target.text} ({'; '.join(failures)})")
 
     async def connect(self, ip: str) -> None:
@@ -564,9 +572,7 @@ class _Session:
             raise _Stop(Status.ERROR, f"the server closed the session: {_short(reply)}")
 
     async def dialogue(self) -> None:
-        ip = await self.resolve()
-        assert ip is not None
-        await self.connect(ip)
+        await self.connect(await self.resolve())
         await self.greet()
         caps = await self.hello()
         caps = await self.maybe_starttls(caps)
