@@ -71,6 +71,9 @@ class Settings:
     ping_interval: float = 1.0
     ping_tcp_port: int = 25
 
+    # SMTP port for the smtp and relay checks (the lab may run on 2525 when 25 is not free).
+    smtp_port: int = 25
+
     # Ports probe.
     ports: tuple[int, ...] = (25, 465, 587, 2525, 110, 995, 143, 993)
     # Extra CA bundle (PEM) trusted when verifying TLS certificates, besides the system's.
