@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "whois": "tui.commands.whois",
     "geoip": "tui.commands.geoip",
     "dnsbl": "tui.commands.dnsbl",
+    "smtp": "tui.commands.smtp",
     "fingerprint": "tui.commands.fingerprint",
     "relay": "tui.commands.relay",
     "ports": "tui.commands.ports",
