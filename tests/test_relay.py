@@ -570,6 +570,12 @@ async def test_non_ascii_needs_smtputf8() -> None:
     assert "RCPT TO:<far.example!jöe@mx1.lab.test>" in cmds
 
 
+async def test_port_defaults_to_settings_smtp_port() -> None:
+    async with lab(relay="closed") as srv:
+        result = await relay.run(parse_target("127.0.0.1"), settings(smtp_port=srv.port))
+    assert result.port == srv.port and result.verdict is Verdict.CLOSED
+
+
 def test_bad_port_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="TCP port"):
         asyncio.run(relay.run(parse_target("127.0.0.1"), settings(), port=0))
@@ -736,6 +742,16 @@ def test_cli_bad_input_exits_2_and_sends_nothing(cli_lab: dict[str, SmtpServer],
 def test_cli_bad_host_and_port() -> None:
     assert invoke("bad host")[0] == 2
     assert invoke("127.0.0.1", "--port", "0")[0] == 2
+
+
+def test_cli_port_from_settings(cli_lab: dict[str, SmtpServer],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MXSCOPE_SMTP_PORT", str(cli_lab["open"].port))
+    exit_code, out, _err = invoke("127.0.0.1")
+    assert exit_code == 3 and "verdict: OPEN RELAY" in out
+    monkeypatch.setenv("MXSCOPE_SMTP_PORT", "70000")
+    exit_code, _out, err = invoke("127.0.0.1")
+    assert exit_code == 2 and "not a TCP port" in err
 
 
 def test_cli_connection_failure_exits_1() -> None:

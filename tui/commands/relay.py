@@ -74,7 +74,7 @@ def render_transcript(result: probe.RelayResult) -> str:
 @click.command(name="relay")
 @click.argument("target_text", metavar="HOST")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
-              help="SMTP port (default 25; 465 with --tls).")
+              help="SMTP port (default: settings smtp_port, 25; 465 with --tls).")
 @click.option("--tls", "implicit_tls", is_flag=True,
               help="TLS from the first byte (SMTPS, port 465). Port 465 implies it.")
 @click.option("--mail-from", metavar="ADDR", default=None,
@@ -97,10 +97,12 @@ def command(
     controls. Sends RSET/MAIL FROM/RCPT TO only, never DATA: nothing is ever delivered.
     """
     target = target_or_exit(target_text)
-    tls = implicit_tls or port == 465
-    chosen_port = port if port is not None else (465 if tls else 25)
     # --timeout bounds every SMTP reply too (the greeting wait stays: greet-pause needs it).
     settings = build_settings(config_file, nameservers, timeout, smtp_timeout=timeout)
+    tls = implicit_tls or port == 465
+    chosen_port = port if port is not None else (465 if implicit_tls else settings.smtp_port)
+    if not 0 < chosen_port < 65536:
+        fail_usage(f"smtp_port {chosen_port} is not a TCP port")
     try:
         probe.check_inputs(settings, mail_from=mail_from, rcpt_to=rcpt_to, helo=helo)
     except AddressError as exc:

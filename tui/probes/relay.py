@@ -627,7 +627,7 @@ async def run(
     target: Target,
     settings: Settings,
     *,
-    port: int = 25,
+    port: int | None = None,
     implicit_tls: bool = False,
     mail_from: str | None = None,
     rcpt_to: str | None = None,
@@ -640,8 +640,11 @@ async def run(
 
     ``on_variant`` is called with each VariantResult as it completes — including, at the
     end, the not-tried ones after a broken dialogue — so a UI can show progress.
+    ``port`` None means Settings.smtp_port (25 unless configured).
     Raises AddressError (before connecting) for a bad sender, recipient or HELO name.
     """
+    if port is None:
+        port = settings.smtp_port
     if not 0 < port < 65536:
         raise ValueError(f"port {port} is not a TCP port")
     inputs = check_inputs(settings, mail_from=mail_from, rcpt_to=rcpt_to, helo=helo)
