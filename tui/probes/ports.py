@@ -616,12 +616,16 @@ async def run(
     ports: Sequence[int] | None = None,
     services: Mapping[int, str] | None = None,
     on_port: Callable[[PortResult], None] | None = None,
+    expected_host: str | None = None,
 ) -> PortsResult:
-    """Check every port concurrently; ``on_port`` gets each PortResult as it finishes."""
+    """Check every port concurrently; ``on_port`` gets each PortResult as it finishes.
+
+    Certificates are checked against ``expected_host`` when given (e.g. the MX name when an
+    MX address is checked), else against the target as typed."""
     wanted = list(dict.fromkeys(settings.ports if ports is None else ports))
     validate(wanted, services)
     sw = Stopwatch()
-    expected = target.text
+    expected = expected_host or target.text
     try:
         contexts = tlsinfo.make_contexts(settings)
     except TlsSetupError as exc:
