@@ -217,6 +217,39 @@ async def test_refused() -> None:
     assert b.outcome == "refused"
 
 
+@contextlib.contextmanager
+def unanswered_port() -> Iterator[int]:
+    """A listener whose accept queue is full: the kernel drops further SYNs, so a connect
+    times out (on loopback, without any firewall)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+async def test_connect_timeout() -> None:
+    with unanswered_port() as port:
+        await asyncio.sleep(0.05)  # let the fillers' handshakes land in the queue
+        r = await smtp.run(target(), settings_for(connect_timeout=0.4), port=port,
+                           resolve_ptr=False)
+        b = await smtp.grab_banner("127.0.0.1", port, connect_timeout=0.4, greeting_timeout=1)
+    assert r.status is Status.TIMEOUT and r.message.startswith("connect: no connection")
+    assert b.outcome == "timeout" and b.connect_ms is None
+
+
 async def test_close_before_greeting_is_reset() -> None:
     async def slam(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.close()
