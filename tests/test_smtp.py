@@ -270,38 +270,52 @@ async def test_close_before_greeting_is_reset() -> None:
 # -- HELO fallback ----------------------------------------------------------------------------------
 
 
-async def test_helo_fallback_when_ehlo_refused() -> None:
-    # The lab has no EHLO-refusing preset, so a few lines of server here: an old MTA that
-    # knows only RFC 821 (502 to EHLO).
+@contextlib.asynccontextmanager
+async def scripted(greeting: bytes, answers: dict[str, bytes]) -> AsyncIterator[tuple[int, list[str]]]:
+    """A few lines of SMTP server for dialogues the lab has no preset for: fixed answer per
+    verb; the connection ends after QUIT or an answer starting with 421."""
     seen: list[str] = []
 
-    async def rfc821(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220 old.lab.test SMTP Smail3.2.0.115 ready\r\n")
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(greeting)
         while line := await reader.readline():
             text = line.decode().strip()
             seen.append(text)
-            verb = text.split(" ")[0].upper()
-            answer = {"EHLO": b"502 command not implemented\r\n",
-                      "HELO": b"250 old.lab.test Hello\r\n",
-                      "HELP": b"214 no help\r\n",
-                      "QUIT": b"221 bye\r\n"}[verb]
+            answer = answers[text.split(" ")[0].upper()]
             writer.write(answer)
-            if verb == "QUIT":
+            if text.upper() == "QUIT" or answer.startswith(b"421"):
                 break
         writer.close()
 
-    server = await asyncio.start_server(rfc821, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
     try:
-        r = await smtp.run(target(), settings_for(), port=port, resolve_ptr=False)
+        yield server.sockets[0].getsockname()[1], seen
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_helo_fallback_when_ehlo_refused() -> None:
+    # An old MTA that knows only RFC 821: 502 to EHLO.
+    answers = {"EHLO": b"502 command not implemented\r\n", "HELO": b"250 old.lab.test Hello\r\n",
+               "HELP": b"214 no help\r\n", "QUIT": b"221 bye\r\n"}
+    async with scripted(b"220 old.lab.test SMTP Smail3.2.0.115 ready\r\n", answers) as (port, seen):
+        r = await smtp.run(target(), settings_for(), port=port, resolve_ptr=False)
     assert r.status is Status.OK, r.message
     assert r.helo_fallback and r.ehlo_code == 250 and r.capabilities is None
     assert r.ehlo == ("250 old.lab.test Hello",)
     assert seen == ["EHLO mxscope.invalid", "HELO mxscope.invalid", "HELP", "QUIT"]
     assert (r.mta.product, r.mta.version) == ("Smail", "3.2.0.115")
+
+
+async def test_ehlo_answered_421_ends_the_dialogue() -> None:
+    answers = {"EHLO": b"421 4.7.0 mx.lab.test too busy, try later\r\n"}
+    async with scripted(b"220 mx.lab.test ESMTP Exim 4.97\r\n", answers) as (port, seen):
+        r = await smtp.run(target(), settings_for(), port=port, resolve_ptr=False)
+    assert r.status is Status.OK and not r.rejected
+    assert r.ehlo_code == 421 and not r.helo_fallback
+    assert r.message.startswith("EHLO refused: 421")
+    assert seen[0] == "EHLO mxscope.invalid" and "HELP" not in seen
 
 
 # -- PTR / greeting name --------------------------------------------------------------------------

@@ -354,8 +354,8 @@ async def _dialogue(state: _Run, address: str, port: int, target: Target, settin
             state.message = f"greeting rejected: {greeting.code} {greeting.first}".rstrip()
             return
         await _hello(state, client, settings)
-        if state.status is not Status.OK:
-            return
+        if state.status is not Status.OK or state.ehlo_code == 421:
+            return  # 421: the server is closing the channel; nothing more to ask
         if settings.smtp_help:
             sw = Stopwatch()
             mark = len(client.transcript)
