@@ -121,3 +121,27 @@ def test_bar_rendering_is_proportional() -> None:
     assert bar(0.0, 10) == ""
     assert len(bar(0.5, 10)) == 5
     assert bar(2.0, 4) == "████"
+
+
+async def test_distribution_panel_updates_in_place() -> None:
+    from widgets.distribution import DistributionPanel
+
+    panel = DistributionPanel("By MTA", max_rows=4)
+    async with Harness(panel).run_test() as pilot:
+        panel.set_data([("Sendmail", 24), ("Postfix", 20), ("qmail", 17)], total=100)
+        await pilot.pause()
+        assert [r[0] for r in panel.rows] == ["Sendmail", "Postfix", "qmail"]
+        assert panel.rows[0][2] == pytest.approx(24.0)
+        panel.set_data([("Sendmail", 25), ("Postfix", 20), ("qmail", 17), ("Exim", 13),
+                        ("IMail", 2)], total=100)
+        await pilot.pause()
+        assert [r[0] for r in panel.rows] == ["Sendmail", "Postfix", "qmail", "others"]
+        assert panel.rows[-1][1] == 15
+        from textual.widgets import DataTable
+
+        table = panel.query_one(DataTable)
+        assert table.row_count == 4
+        assert str(table.get_cell("Sendmail", "count")) == "25"
+        panel.set_data([("Exim", 1)])
+        await pilot.pause()
+        assert table.row_count == 1 and panel.rows[0][2] == pytest.approx(100.0)

@@ -32,8 +32,9 @@ class StatusTable(DataTable):
     StatusTable { height: auto; max-height: 100%; }
     """
 
-    def __init__(self, columns: Sequence[str], *, level_column: int = 0, **kwargs: object) -> None:
-        super().__init__(zebra_stripes=True, cursor_type="row", **kwargs)  # type: ignore[arg-type]
+    def __init__(self, columns: Sequence[str], *, level_column: int = 0,
+                 cursor_type: str = "row", **kwargs: object) -> None:
+        super().__init__(zebra_stripes=True, cursor_type=cursor_type, **kwargs)  # type: ignore[arg-type]
         self._column_names = tuple(columns)
         self._level_column = level_column
         self._rows: dict[str, tuple[str, ...]] = {}
@@ -60,6 +61,14 @@ class StatusTable(DataTable):
                     self.update_cell(key, name, rendered[i], update_width=True)
         self._rows[key] = plain
         self._levels[key] = level
+
+    def set_cell(self, key: str, column: str, value: object, level: Level | None = None) -> None:
+        """Update one cell of an existing row, with its own level colour."""
+        index = self._column_names.index(column)
+        values = list(self._rows[key])
+        values[index] = str(value)
+        self._rows[key] = tuple(values)
+        self.update_cell(key, column, styled(value, level), update_width=True)
 
     def row_values(self, key: str) -> tuple[str, ...]:
         return self._rows[key]

@@ -1,0 +1,47 @@
+"""`mxscope demo`: the app against the built-in loopback lab — no network needed.
+
+Starts the lab world (DNS with MX/PTR/DNSBL zones, SMTP servers of several kinds and relay
+policies, RDAP, GeoIP databases) on a background thread, and opens the app pointed at it
+with example targets offered. Nothing leaves 127.0.0.0/8 unless you type another target.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from tui.cli import fail_usage
+from tui.lab.runner import LabThread
+from tui.lab.world import DEMO_EXAMPLES, LabWorld
+
+
+def start_demo_lab(lab: LabThread, directory: Path) -> LabWorld:
+    return lab.start(LabWorld(directory))
+
+
+@click.command("demo")
+@click.option("--check", is_flag=True,
+              help="Start the lab, print what it serves, and exit (no app).")
+def command(check: bool) -> None:
+    """Open the app against the built-in loopback lab (no network needed)."""
+    with tempfile.TemporaryDirectory(prefix="mxscope-demo-") as tmp, LabThread() as lab:
+        try:
+            world = start_demo_lab(lab, Path(tmp))
+        except OSError as exc:
+            fail_usage(f"cannot start the lab: {exc}")
+        lines = [f"  {host.name:<22} {host.ip:<12} {host.profile.preset:<15} "
+                 f"relay {host.profile.relay}" for host in world.hosts]
+        if check:
+            click.echo(f"lab DNS {world.settings.nameservers[0]}, RDAP {world.rdap.url if world.rdap else '-'}, "
+                       f"SMTP port {world.smtp_port}, mail ports {', '.join(map(str, world.mail_ports))}")
+            click.echo("\n".join(lines))
+            click.echo("examples: " + ", ".join(DEMO_EXAMPLES))
+            return
+        from tui.app import MxScopeApp
+
+        app = MxScopeApp(world.settings, examples=DEMO_EXAMPLES,
+                         banner="demo: loopback lab — try " + ", ".join(DEMO_EXAMPLES[:4]),
+                         survey_db=Path(tmp) / "surveys.sqlite")
+        app.run()
