@@ -40,6 +40,8 @@ COMMANDS: dict[str, str] = {
     "fingerprint": "tui.commands.fingerprint",
     "relay": "tui.commands.relay",
     "ports": "tui.commands.ports",
+    "diagnose": "tui.commands.diagnose",
+    "demo": "tui.commands.demo",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
