@@ -69,7 +69,7 @@ class DiagnoseResult:
 def _ping(r: ping.PingResult) -> tuple[Level, str]:
     if r.received:
         level: Level = "pass" if r.loss_pct == 0 else "warn"
-        return level, f"{r.loss_pct:.0f} % loss, avg {r.avg_ms:.1f} ms ({r.method})"
+        return level, f"{r.loss_pct:.0f} % loss, avg {r.avg_ms:.2f} ms ({r.method})"
     return "warn", f"no reply ({r.method or 'no method'}): {r.message}"
 
 
