@@ -70,6 +70,15 @@ class StatusTable(DataTable):
         self._rows[key] = tuple(values)
         self.update_cell(key, column, styled(value, level), update_width=True)
 
+    def reset_columns(self, columns: Sequence[str]) -> None:
+        """Drop every row and column and start again with ``columns``."""
+        self.clear(columns=True)
+        self._rows.clear()
+        self._levels.clear()
+        self._column_names = tuple(columns)
+        for name in self._column_names:
+            self.add_column(name, key=name)
+
     def row_values(self, key: str) -> tuple[str, ...]:
         return self._rows[key]
 
