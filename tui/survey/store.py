@@ -1,0 +1,429 @@
+"""The survey store: one SQLite file (WAL) holding every survey and every record.
+
+Records are buffered and written in batches (one ``executemany`` in one transaction per
+≤ ``batch_size`` records or ≤ ``flush_interval`` seconds, whichever comes first), so a
+million-target survey costs a few thousand commits. The watermark — the highest seq W
+such that every seq ≤ W is stored — is kept incrementally (seqs finished out of order
+wait in a small set until the gap below them closes) and written in the same
+transaction as the batch, so the watermark never claims a record that is not there.
+
+Crash safety: a commit is all or nothing (WAL); SIGKILL or a power cut loses at most the
+uncommitted buffer. Resume = iterate the source again and skip seq ≤ watermark and the
+seqs in ``done_seqs_after(watermark)``; a target scanned twice anyway cannot be stored
+twice (UNIQUE(survey_id, seq) + INSERT OR IGNORE keeps the first record).
+
+Threads: every public method takes an internal lock, so the store may be shared by
+threads, but calls are serialised (SQLite writes are anyway). Use one SurveyStore per
+process as the writer of a given survey: the in-memory watermark state is per object.
+Other processes may read the same file concurrently (WAL readers do not block the writer).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tui.config import default_data_dir
+from tui.survey.record import Outcome, SurveyRecord
+
+STATES = ("running", "paused", "stopped", "finished", "crashed")
+BATCH_SIZE = 500
+FLUSH_INTERVAL = 0.5  # seconds
+_PAGE = 1000  # records fetched per query when streaming
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS surveys (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    params      TEXT    NOT NULL,            -- JSON: source spec, port, options
+    created     REAL    NOT NULL,
+    updated     REAL    NOT NULL,
+    finished    REAL,
+    state       TEXT    NOT NULL,
+    watermark   INTEGER NOT NULL DEFAULT -1, -- every seq <= watermark is stored
+    total_hint  INTEGER,                     -- targets expected, when known
+    stored      INTEGER NOT NULL DEFAULT 0,  -- records stored
+    available   INTEGER NOT NULL DEFAULT 0,  -- of which answered (a 2xx greeting)
+    pid         INTEGER                      -- writer process while running
+);
+CREATE TABLE IF NOT EXISTS records (
+    survey_id    INTEGER NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    seq          INTEGER NOT NULL,
+    address      TEXT    NOT NULL,
+    source       TEXT    NOT NULL,
+    outcome      TEXT    NOT NULL,
+    greeting     TEXT    NOT NULL DEFAULT '',
+    category     TEXT,
+    vendor       TEXT,
+    product      TEXT,
+    version      TEXT,
+    country      TEXT,
+    relay        TEXT,
+    dnsbl_listed INTEGER,
+    connect_ms   REAL,
+    greeting_ms  REAL,
+    scanned_at   REAL    NOT NULL,
+    UNIQUE (survey_id, seq)
+);
+"""
+
+_COLUMNS = ("seq", "address", "source", "outcome", "greeting", "category", "vendor", "product",
+            "version", "country", "relay", "dnsbl_listed", "connect_ms", "greeting_ms",
+            "scanned_at")
+_INSERT = (f"INSERT OR IGNORE INTO records (survey_id, {', '.join(_COLUMNS)}) "
+           f"VALUES (?, {', '.join('?' * len(_COLUMNS))})")
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM records"
+
+
+class StoreError(RuntimeError):
+    """The store file cannot be used, or a survey id does not exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyInfo:
+    id: int
+    params: dict[str, Any]
+    created: float
+    updated: float
+    finished: float | None
+    state: str  # one of STATES; "crashed" = marked running, but its process is gone
+    watermark: int
+    total: int | None  # targets expected, when the source knew
+    stored: int  # records stored
+    available: int  # records with an answered (2xx) greeting
+
+
+def default_store_path() -> Path:
+    return default_data_dir() / "surveys.sqlite"
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _row(survey_id: int, r: SurveyRecord) -> tuple:
+    return (survey_id, r.seq, r.address, r.source, str(r.outcome), r.greeting, r.category,
+            r.vendor, r.product, r.version, r.country, r.relay, r.dnsbl_listed, r.connect_ms,
+            r.greeting_ms, r.scanned_at)
+
+
+def _record(row: tuple) -> SurveyRecord:
+    (seq, address, source, outcome, greeting, category, vendor, product, version, country,
+     relay, dnsbl_listed, connect_ms, greeting_ms, scanned_at) = row
+    return SurveyRecord(seq=seq, address=address, source=source, outcome=Outcome(outcome),
+                        greeting=greeting, category=category, vendor=vendor, product=product,
+                        version=version, country=country, relay=relay,
+                        dnsbl_listed=dnsbl_listed, connect_ms=connect_ms,
+                        greeting_ms=greeting_ms, scanned_at=scanned_at)
+
+
+class _Progress:
+    """Watermark bookkeeping for one survey: W, and the finished seqs above W."""
+
+    __slots__ = ("watermark", "above")
+
+    def __init__(self, watermark: int, above: set[int]) -> None:
+        self.watermark = watermark
+        self.above = above
+        self.advance()
+
+    def advance(self) -> None:
+        while self.watermark + 1 in self.above:
+            self.watermark += 1
+            self.above.discard(self.watermark)
+
+
+class SurveyStore:
+    """See the module docstring. Open with a path (``":memory:"`` works for one object)."""
+
+    def __init__(self, path: str | Path | None = None, *, batch_size: int = BATCH_SIZE,
+                 flush_interval: float = FLUSH_INTERVAL) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.batch_size = max(1, batch_size)
+        self.flush_interval = flush_interval
+        self._lock = threading.RLock()
+        try:
+            # Autocommit mode: transactions are opened explicitly around each batch.
+            self._db = sqlite3.connect(str(self.path), isolation_level=None,
+                                       check_same_thread=False, timeout=10.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL: a commit survives a process crash (SIGKILL); only an OS crash
+            # or power cut can lose the last few commits, never corrupt the file.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"survey store {self.path}: {exc}") from None
+        self._buffer: dict[int, list[SurveyRecord]] = {}
+        self._buffered = 0
+        self._last_flush = time.monotonic()
+        self._progress: dict[int, _Progress] = {}
+
+    # -- surveys ------------------------------------------------------------------------------
+
+    def create(self, params: dict[str, Any], *, total: int | None = None,
+               state: str = "running") -> int:
+        """A new survey; ``params`` is stored as JSON (source spec, port, options)."""
+        _check_state(state)
+        now = time.time()
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO surveys (params, created, updated, state, total_hint, pid) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (json.dumps(params, sort_keys=True, default=str), now, now, state, total,
+                 os.getpid() if state == "running" else None))
+            survey_id = int(cur.lastrowid or 0)
+            self._progress[survey_id] = _Progress(-1, set())
+            return survey_id
+
+    def _info(self, row: tuple) -> SurveyInfo:
+        (sid, params, created, updated, finished, state, watermark, total, stored, available,
+         pid) = row
+        if state == "running" and not _pid_alive(pid):
+            state = "crashed"
+        return SurveyInfo(id=sid, params=json.loads(params), created=created, updated=updated,
+                          finished=finished, state=state, watermark=watermark, total=total,
+                          stored=stored, available=available)
+
+    _INFO_SQL = ("SELECT id, params, created, updated, finished, state, watermark, total_hint, "
+                 "stored, available, pid FROM surveys")
+
+    def get(self, survey_id: int) -> SurveyInfo:
+        with self._lock:
+            row = self._db.execute(self._INFO_SQL + " WHERE id = ?", (survey_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no survey with id {survey_id}")
+        return self._info(row)
+
+    def list(self) -> list[SurveyInfo]:
+        """All surveys, newest first."""
+        with self._lock:
+            rows = self._db.execute(self._INFO_SQL + " ORDER BY id DESC").fetchall()
+        return [self._info(r) for r in rows]
+
+    def set_state(self, survey_id: int, state: str) -> None:
+        """Record the survey's state; "running" claims it for this process (a later reader
+        sees "crashed" if the process dies without setting another state)."""
+        _check_state(state)
+        with self._lock:
+            self._flush_locked()
+            now = time.time()
+            cur = self._db.execute(
+                "UPDATE surveys SET state = ?, updated = ?, pid = ?, "
+                "finished = CASE WHEN ? = 'finished' THEN ? ELSE finished END WHERE id = ?",
+                (state, now, os.getpid() if state == "running" else None, state, now, survey_id))
+            if cur.rowcount == 0:
+                raise StoreError(f"no survey with id {survey_id}")
+
+    def set_total(self, survey_id: int, total: int | None) -> None:
+        with self._lock:
+            self._db.execute("UPDATE surveys SET total_hint = ? WHERE id = ?", (total, survey_id))
+
+    def delete(self, survey_id: int) -> None:
+        with self._lock:
+            self._buffered -= len(self._buffer.pop(survey_id, []))
+            self._progress.pop(survey_id, None)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM records WHERE survey_id = ?", (survey_id,))
+                self._db.execute("DELETE FROM surveys WHERE id = ?", (survey_id,))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- records ------------------------------------------------------------------------------
+
+    def add(self, survey_id: int, record: SurveyRecord) -> None:
+        """Buffer a record; the buffer is committed when full or older than flush_interval."""
+        with self._lock:
+            self._buffer.setdefault(survey_id, []).append(record)
+            self._buffered += 1
+            if (self._buffered >= self.batch_size
+                    or time.monotonic() - self._last_flush >= self.flush_interval):
+                self._flush_locked()
+
+    def flush_if_due(self) -> bool:
+        """Commit the buffer if it has waited flush_interval; for a caller's timer, so a
+        quiet spell (every target in flight timing out) does not leave records pending."""
+        with self._lock:
+            if self._buffered and time.monotonic() - self._last_flush >= self.flush_interval:
+                self._flush_locked()
+                return True
+            return False
+
+    def flush(self) -> None:
+        """Commit the buffer now."""
+        with self._lock:
+            self._flush_locked()
+
+    @property
+    def pending(self) -> int:
+        """Records buffered but not yet committed."""
+        return self._buffered
+
+    def _progress_for(self, survey_id: int) -> _Progress:
+        progress = self._progress.get(survey_id)
+        if progress is None:
+            row = self._db.execute("SELECT watermark FROM surveys WHERE id = ?",
+                                   (survey_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no survey with id {survey_id}")
+            above = {s for (s,) in self._db.execute(
+                "SELECT seq FROM records WHERE survey_id = ? AND seq > ?", (survey_id, row[0]))}
+            progress = self._progress[survey_id] = _Progress(row[0], above)
+        return progress
+
+    def _flush_locked(self) -> None:
+        self._last_flush = time.monotonic()
+        if not self._buffered:
+            return
+        batches = self._buffer
+        updates: list[tuple[int, _Progress]] = []
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            now = time.time()
+            for survey_id, records in batches.items():
+                old = self._progress_for(survey_id)
+                # Keep the first record per seq and drop seqs already committed: the
+                # in-memory state knows them exactly (one writer per survey), so the
+                # counters below stay exact; OR IGNORE still guards the table itself.
+                fresh: dict[int, SurveyRecord] = {}
+                for r in records:
+                    if r.seq not in fresh and r.seq > old.watermark and r.seq not in old.above:
+                        fresh[r.seq] = r
+                before = self._db.total_changes
+                self._db.executemany(_INSERT, (_row(survey_id, r) for r in fresh.values()))
+                inserted = self._db.total_changes - before
+                answered = sum(1 for r in fresh.values() if r.outcome is Outcome.ANSWERED)
+                # Work on a copy: if the commit fails, memory must still match the file.
+                new = _Progress(old.watermark, old.above | fresh.keys())
+                self._db.execute(
+                    "UPDATE surveys SET watermark = ?, stored = stored + ?, "
+                    "available = available + ?, updated = ? WHERE id = ?",
+                    (new.watermark, inserted, answered, now, survey_id))
+                updates.append((survey_id, new))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        for survey_id, new in updates:
+            self._progress[survey_id] = new
+        self._buffer = {}
+        self._buffered = 0
+
+    def watermark(self, survey_id: int) -> int:
+        """Highest committed seq W with every seq ≤ W committed (-1 if none)."""
+        with self._lock:
+            return self._progress_for(survey_id).watermark
+
+    def done_seqs_after(self, survey_id: int, watermark: int) -> set[int]:
+        """Committed seqs above ``watermark`` (for resume: skip these too)."""
+        with self._lock:
+            return {s for (s,) in self._db.execute(
+                "SELECT seq FROM records WHERE survey_id = ? AND seq > ?",
+                (survey_id, watermark))}
+
+    def count(self, survey_id: int) -> int:
+        """Committed records (a COUNT, not the stored counter)."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM records WHERE survey_id = ?",
+                                    (survey_id,)).fetchone()[0]
+
+    def records(self, survey_id: int) -> Iterator[SurveyRecord]:
+        """Committed records in seq order, fetched a page at a time (keyset pagination, so
+        no cursor stays open between pages and writes can go on meanwhile)."""
+        last = -1
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    _SELECT + " WHERE survey_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                    (survey_id, last, _PAGE)).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _record(row)
+            last = rows[-1][0]
+
+    def aggregate(self, survey_id: int) -> dict[str, Any]:
+        """The counters the statistics are rebuilt from on resume, by one GROUP BY pass:
+
+        ``scanned``, ``answered``, ``outcomes`` {outcome: n}, ``categories`` {category: n}
+        and ``countries`` {code: n} over answered records (a missing category counts as
+        "Unidentified", a missing country as ""), ``open_relays`` {category: n} (relay
+        verdict "open-relay"), ``blacklisted`` {category: n} (listed on ≥ 1 DNSBL),
+        ``relay_tested``, ``dnsbl_tested``, ``first_scanned_at``, ``last_scanned_at``.
+        """
+        with self._lock:
+            self._flush_locked()
+            rows = self._db.execute(
+                "SELECT outcome, category, country, relay = 'open-relay', dnsbl_listed > 0, "
+                "relay IS NOT NULL, dnsbl_listed IS NOT NULL, COUNT(*), "
+                "MIN(scanned_at), MAX(scanned_at) FROM records WHERE survey_id = ? "
+                "GROUP BY 1, 2, 3, 4, 5, 6, 7", (survey_id,)).fetchall()
+        out: dict[str, Any] = {
+            "scanned": 0, "answered": 0, "outcomes": {}, "categories": {}, "countries": {},
+            "open_relays": {}, "blacklisted": {}, "relay_tested": 0, "dnsbl_tested": 0,
+            "first_scanned_at": None, "last_scanned_at": None,
+        }
+        for (outcome, category, country, is_open, is_listed, relay_tested, dnsbl_tested, n,
+             first, last) in rows:
+            out["scanned"] += n
+            out["outcomes"][outcome] = out["outcomes"].get(outcome, 0) + n
+            category = category or "Unidentified"
+            if outcome == Outcome.ANSWERED.value:
+                out["answered"] += n
+                out["categories"][category] = out["categories"].get(category, 0) + n
+                code = country or ""
+                out["countries"][code] = out["countries"].get(code, 0) + n
+            if is_open:
+                out["open_relays"][category] = out["open_relays"].get(category, 0) + n
+            if is_listed:
+                out["blacklisted"][category] = out["blacklisted"].get(category, 0) + n
+            out["relay_tested"] += n if relay_tested else 0
+            out["dnsbl_tested"] += n if dnsbl_tested else 0
+            if out["first_scanned_at"] is None or first < out["first_scanned_at"]:
+                out["first_scanned_at"] = first
+            if out["last_scanned_at"] is None or last > out["last_scanned_at"]:
+                out["last_scanned_at"] = last
+        return out
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush and close; safe to call twice."""
+        with self._lock:
+            if self._db is None:
+                return
+            try:
+                self._flush_locked()
+            finally:
+                self._db.close()
+                self._db = None  # type: ignore[assignment]
+
+    def __enter__(self) -> SurveyStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_state(state: str) -> None:
+    if state not in STATES:
+        raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
