@@ -221,30 +221,32 @@ class SurveyStats:
 
     @classmethod
     def from_aggregate(cls, aggregate: Mapping[str, Any], **kwargs: Any) -> SurveyStats:
-        """Counters from the store's SQL aggregate (SurveyStore.aggregate):
-
-        ``by_outcome`` {outcome: n}; ``by_country`` and ``by_mta`` {key: n} over answered
-        records; ``open_relays_by_mta`` / ``blacklisted_by_mta`` {category: n};
-        ``relay_tested`` and ``dnsbl_tested`` counts. A None key (no country, no
-        category) becomes "ZZ" / "Unidentified" as ``add`` would make it. Keyword
+        """Counters from the store's SQL aggregate (SurveyStore.aggregate): ``outcomes``
+        {outcome: n}; ``countries`` and ``categories`` {key: n} over answered records;
+        ``open_relays`` / ``blacklisted`` {category: n}; ``relay_tested``, ``dnsbl_tested``.
+        (The snapshot's own names — by_outcome, by_country, by_mta, open_relays_by_mta,
+        blacklisted_by_mta — are accepted too.) A missing key (None or "": no country, no
+        category) becomes "ZZ" / "Unidentified", as ``add`` would make it. Keyword
         arguments go to the constructor (total, started, elapsed_before …).
         """
         stats = cls(**kwargs)
 
-        def fold(target: Counter[str], values: Any, missing: str | None) -> None:
+        def fold(target: Counter[str], names: tuple[str, str], missing: str | None) -> None:
+            values = aggregate.get(names[0])
+            if values is None:
+                values = aggregate.get(names[1])
             for key, count in dict(values or {}).items():
                 if not count:
                     continue
                 name = missing if key is None or key == "" else str(key)
-                if name is None:
-                    continue
-                target[name] += int(count)
+                if name is not None:
+                    target[name] += int(count)
 
-        fold(stats.by_outcome, aggregate.get("by_outcome"), None)
-        fold(stats.by_country, aggregate.get("by_country"), UNKNOWN_COUNTRY)
-        fold(stats.by_mta, aggregate.get("by_mta"), UNIDENTIFIED)
-        fold(stats.open_relays_by_mta, aggregate.get("open_relays_by_mta"), UNIDENTIFIED)
-        fold(stats.blacklisted_by_mta, aggregate.get("blacklisted_by_mta"), UNIDENTIFIED)
+        fold(stats.by_outcome, ("outcomes", "by_outcome"), None)
+        fold(stats.by_country, ("countries", "by_country"), UNKNOWN_COUNTRY)
+        fold(stats.by_mta, ("categories", "by_mta"), UNIDENTIFIED)
+        fold(stats.open_relays_by_mta, ("open_relays", "open_relays_by_mta"), UNIDENTIFIED)
+        fold(stats.blacklisted_by_mta, ("blacklisted", "blacklisted_by_mta"), UNIDENTIFIED)
         stats.relay_tested = int(aggregate.get("relay_tested") or 0)
         stats.dnsbl_tested = int(aggregate.get("dnsbl_tested") or 0)
         return stats
