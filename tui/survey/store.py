@@ -25,6 +25,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 
 from tui.config import default_data_dir
 from tui.survey.record import Outcome, SurveyRecord
+from tui.survey.stats import UNIDENTIFIED, UNKNOWN_COUNTRY
 
 STATES = ("running", "paused", "stopped", "finished", "crashed")
 BATCH_SIZE = 500
@@ -362,13 +364,15 @@ class SurveyStore:
             last = rows[-1][0]
 
     def aggregate(self, survey_id: int) -> dict[str, Any]:
-        """The counters the statistics are rebuilt from on resume, by one GROUP BY pass:
+        """The counters the statistics are rebuilt from on resume (SurveyStats.from_aggregate),
+        by one GROUP BY pass over the survey's committed records (the buffer is flushed first):
 
-        ``scanned``, ``answered``, ``outcomes`` {outcome: n}, ``categories`` {category: n}
-        and ``countries`` {code: n} over answered records (a missing category counts as
-        "Unidentified", a missing country as ""), ``open_relays`` {category: n} (relay
-        verdict "open-relay"), ``blacklisted`` {category: n} (listed on ≥ 1 DNSBL),
-        ``relay_tested``, ``dnsbl_tested``, ``first_scanned_at``, ``last_scanned_at``.
+        ``scanned``, ``available``; ``by_outcome`` {outcome: n}; ``by_mta`` {category: n} and
+        ``by_country`` {code: n} over answered records ("Unidentified" for no category,
+        "ZZ" for no country, as SurveyStats.add does); ``open_relays_by_mta`` (relay verdict
+        "open-relay") and ``blacklisted_by_mta`` (listed on at least one DNSBL)
+        {category: n}; ``relay_tested``, ``dnsbl_tested``; ``first_scanned_at``,
+        ``last_scanned_at`` (None when there is no record).
         """
         with self._lock:
             self._flush_locked()
@@ -377,32 +381,37 @@ class SurveyStore:
                 "relay IS NOT NULL, dnsbl_listed IS NOT NULL, COUNT(*), "
                 "MIN(scanned_at), MAX(scanned_at) FROM records WHERE survey_id = ? "
                 "GROUP BY 1, 2, 3, 4, 5, 6, 7", (survey_id,)).fetchall()
-        out: dict[str, Any] = {
-            "scanned": 0, "answered": 0, "outcomes": {}, "categories": {}, "countries": {},
-            "open_relays": {}, "blacklisted": {}, "relay_tested": 0, "dnsbl_tested": 0,
-            "first_scanned_at": None, "last_scanned_at": None,
-        }
-        for (outcome, category, country, is_open, is_listed, relay_tested, dnsbl_tested, n,
+        counters: dict[str, Counter[str]] = {
+            key: Counter() for key in ("by_outcome", "by_mta", "by_country",
+                                       "open_relays_by_mta", "blacklisted_by_mta")}
+        relay_tested = dnsbl_tested = 0
+        firsts: list[float] = []
+        lasts: list[float] = []
+        for (outcome, category, country, is_open, is_listed, has_relay, has_dnsbl, n,
              first, last) in rows:
-            out["scanned"] += n
-            out["outcomes"][outcome] = out["outcomes"].get(outcome, 0) + n
-            category = category or "Unidentified"
+            counters["by_outcome"][outcome] += n
+            category = category or UNIDENTIFIED
             if outcome == Outcome.ANSWERED.value:
-                out["answered"] += n
-                out["categories"][category] = out["categories"].get(category, 0) + n
-                code = country or ""
-                out["countries"][code] = out["countries"].get(code, 0) + n
+                counters["by_mta"][category] += n
+                counters["by_country"][country or UNKNOWN_COUNTRY] += n
             if is_open:
-                out["open_relays"][category] = out["open_relays"].get(category, 0) + n
+                counters["open_relays_by_mta"][category] += n
             if is_listed:
-                out["blacklisted"][category] = out["blacklisted"].get(category, 0) + n
-            out["relay_tested"] += n if relay_tested else 0
-            out["dnsbl_tested"] += n if dnsbl_tested else 0
-            if out["first_scanned_at"] is None or first < out["first_scanned_at"]:
-                out["first_scanned_at"] = first
-            if out["last_scanned_at"] is None or last > out["last_scanned_at"]:
-                out["last_scanned_at"] = last
-        return out
+                counters["blacklisted_by_mta"][category] += n
+            relay_tested += n if has_relay else 0
+            dnsbl_tested += n if has_dnsbl else 0
+            firsts.append(first)
+            lasts.append(last)
+        by_outcome = counters["by_outcome"]
+        return {
+            "scanned": sum(by_outcome.values()),
+            "available": by_outcome.get(Outcome.ANSWERED.value, 0),
+            **{key: dict(counter) for key, counter in counters.items()},
+            "relay_tested": relay_tested,
+            "dnsbl_tested": dnsbl_tested,
+            "first_scanned_at": min(firsts) if firsts else None,
+            "last_scanned_at": max(lasts) if lasts else None,
+        }
 
     # -- lifetime -------------------------------------------------------------------------------
 

@@ -17,8 +17,10 @@ blocklist, and the IPv6 special-purpose registry) and the user's exclusions are 
 emitted; 127.0.0.0/8 and ::1 only pass when ``allow_loopback`` is set (the lab). What is
 left out is reported through ``on_skip(what, reason)``; ``reason`` starts with a stable
 word — ``reserved``, ``excluded``, ``invalid``, ``unresolved``, ``too-large`` — followed by
-": " and details. A blocked block inside a CIDR is reported once per CIDR piece, not once
-per address (see ``skipped_size``).
+": " and a fixed text (the range, the exclusion entry, the kind of problem); what varies
+per target (address, line number, name) goes in ``what``, so the number of distinct
+reasons stays small. A blocked block inside a CIDR is reported once per CIDR piece, not
+once per address (``skipped_size(what)`` gives the number of addresses it stands for).
 """
 
 from __future__ import annotations
@@ -564,7 +566,9 @@ async def resolve_name(resolver: object, name: str) -> tuple[list[str], str | No
     if mx.status is Status.NXDOMAIN:
         return [], "unresolved: no such domain (NXDOMAIN)"
     if mx.status not in (Status.OK, Status.NOANSWER):
-        return [], f"unresolved: MX lookup failed: {mx.message}"
+        # A fixed reason per status (not the message, which names the domain) keeps the
+        # set of distinct reasons small for the statistics' per-reason counters.
+        return [], f"unresolved: MX lookup failed ({mx.status.value})"
     hosts: list[tuple[int, str]] = []
     for record in mx.records:
         pref, _, exchange = record.partition(" ")
@@ -602,8 +606,8 @@ def _classify(text: str) -> tuple[str, object]:
         return "net", net
     try:
         target = parse_target(text)
-    except TargetError as exc:
-        return "junk", f"invalid: {exc}"
+    except TargetError:
+        return "junk", "invalid: not an IP address, CIDR or host name"
     if target.is_ip:
         return "ip", target.ip
     return "name", target.text
@@ -672,7 +676,7 @@ async def _line_targets(
         addr = ipaddress.ip_address(addr_text)
         reason = blocked.reason(addr)
         if reason is not None:
-            skip(addr_text, reason if addr_text == source else f"{reason} (from {source})")
+            skip(addr_text if addr_text == source else f"{addr_text} (from {source})", reason)
             return None
         return addr.compressed
 
@@ -703,14 +707,14 @@ async def _line_targets(
         async for line in lines:
             lineno += 1
             if line is None:
-                skip(f"line {lineno}", f"invalid: line {lineno} is longer than {MAX_LINE} characters")
+                skip(f"line {lineno}", f"invalid: line longer than {MAX_LINE} characters")
                 continue
             text = line.split("#", 1)[0].strip()
             if not text:
                 continue
             kind, value = _classify(text)
             if kind == "junk":
-                skip(text[:80], f"{value} (line {lineno})")
+                skip(f"line {lineno}: {text[:80]}", str(value))
                 continue
             if kind == "ip":
                 if not pending:  # fast path: nothing queued ahead, emit now
