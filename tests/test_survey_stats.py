@@ -52,7 +52,7 @@ def test_classic_definitions() -> None:
     assert snap.open_relays_by_mta == (("Sendmail", 1), (UNIDENTIFIED, 1))
     assert snap.blacklisted == 2 and snap.dnsbl_tested == 3 and snap.relay_tested == 3
     assert snap.pct(1, 4) == 25.0 and snap.pct(3, 0) == 0.0
-    assert snap.done == 7 and snap.progress == 0.7
+    assert snap.progress == 0.6
 
 
 def test_ties_follow_the_classic_category_order() -> None:
@@ -87,11 +87,12 @@ def test_eta_from_rate_and_remaining() -> None:
     for i in range(500):
         clock.now = i / 100  # 100/s over 5 s
         stats.add(rec(i, Outcome.REFUSED))
-    stats.skipped("excluded")
+    stats.skipped("excluded", 256)  # not part of the total
     clock.now = 5.0
     snap = stats.snapshot()
     assert 95 <= snap.rate <= 105
-    assert snap.eta_s is not None and 5.5 < snap.eta_s < 6.5  # 599 left at ~100/s
+    assert snap.eta_s is not None and 5.5 < snap.eta_s < 6.5  # 600 left at ~100/s
+    assert snap.skipped == 256
 
 
 def test_unknown_total_has_no_eta() -> None:

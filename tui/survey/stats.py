@@ -49,8 +49,8 @@ class StatsSnapshot:
     available: int
     rejected: int  # answered with a 4xx/5xx greeting (part of no_answer)
     by_outcome: dict[str, int]  # every Outcome value, zeros included
-    skipped: int  # targets never scanned: reserved, excluded, unresolvable …
-    total: int | None  # targets in the source when known cheaply
+    skipped: int  # addresses never scanned: reserved, excluded, unresolvable …
+    total: int | None  # targets the source emits (skipped ones not included), when known
     elapsed_s: float
     rate: float  # targets per second over the sliding window
     eta_s: float | None  # None when the total is unknown or nothing is moving
@@ -70,16 +70,11 @@ class StatsSnapshot:
         return 100.0 * count / of if of else 0.0
 
     @property
-    def done(self) -> int:
-        """Targets dealt with: scanned plus skipped."""
-        return self.scanned + self.skipped
-
-    @property
     def progress(self) -> float | None:
         """0..1 when the total is known."""
         if not self.total:
             return None
-        return min(1.0, self.done / self.total)
+        return min(1.0, self.scanned / self.total)
 
 
 def _sorted(counter: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
@@ -152,9 +147,10 @@ class SurveyStats:
         for record in records:
             self.add(record)
 
-    def skipped(self, reason: str) -> None:
-        """A target the source dropped without scanning (reserved, excluded …)."""
-        self.skipped_by_reason[reason] += 1
+    def skipped(self, reason: str, count: int = 1) -> None:
+        """``count`` addresses the source dropped without scanning (reserved, excluded …;
+        a reserved block inside a CIDR is one report standing for many addresses)."""
+        self.skipped_by_reason[reason] += count
 
     # -- reading ------------------------------------------------------------------------
 
@@ -182,7 +178,8 @@ class SurveyStats:
         rate = self.rate(now)
         eta: float | None = None
         if self.total is not None:
-            remaining = max(0, self.total - scanned - skipped)
+            # count_hint's total leaves skipped addresses out already.
+            remaining = max(0, self.total - scanned)
             if remaining == 0:
                 eta = 0.0
             elif rate > 0:
