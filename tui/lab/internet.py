@@ -599,6 +599,7 @@ class Internet:
     async def _start_all(self, port: int) -> None:
         loop = asyncio.get_running_loop()
         self.port = port
+        self.relays = {}
         net = ipaddress.IPv4Network(self.spec.network)
         if ipaddress.IPv4Address("127.0.0.1") in net:
             # Hold 127.0.0.1:port bound (not listening: connections are refused) so no
@@ -640,8 +641,7 @@ class Internet:
                 server.close_clients()  # pragma: no cover
         self._servers.clear()
         for relay in self.relays.values():
-            await relay.stop()
-        self.relays.clear()
+            await relay.stop()  # kept: their sessions stay readable after stop()
         for sock in self._reserved:
             sock.close()
         self._reserved.clear()

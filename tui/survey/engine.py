@@ -39,6 +39,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, Protocol, TextIO
@@ -68,6 +69,7 @@ State = Literal["idle", "running", "paused", "stopping", "stopped", "finished", 
 MAX_GREETING_CHARS = 1024  # kept per record: enough for any real greeting, bounded for 10M
 MAX_CONCURRENCY = 50_000
 HOUSEKEEPING_S = 0.25  # store flush check and observer tick
+PREFETCH = 32  # targets pulled from the source per lock; dropped (rescanned) on stop
 PARAMS_VERSION = 1
 
 
@@ -138,19 +140,24 @@ class TokenBucket:
         # Default burst: a tenth of a second's worth, at least one token.
         self.burst = max(1.0, rate / 10 if burst is None else burst)
         self._clock = clock
-        self._next = clock()  # the time the next token is free
+        self._tat = clock()  # theoretical arrival time of the next token (GCRA)
 
     def reserve(self) -> float:
         """Take a token; the seconds to wait before using it."""
         now = self._clock()
-        slot = max(self._next, now - (self.burst - 1) * self.interval)
-        self._next = slot + self.interval
-        return max(0.0, slot - now)
+        tat = max(self._tat, now)
+        self._tat = tat + self.interval
+        return max(0.0, tat - now - (self.burst - 1) * self.interval)
 
     async def acquire(self) -> None:
         delay = self.reserve()
         if delay > 0:
             await asyncio.sleep(delay)
+
+    def reset(self) -> None:
+        """Forget reservations (after a pause, tokens taken by waiting workers were never
+        used; keeping them would stall the restart)."""
+        self._tat = self._clock()
 
 
 def _default_geo(settings: Settings) -> GeoLookup | None:
@@ -237,9 +244,13 @@ class Survey:
                 self.stats.total = info.total
         self._run_event = asyncio.Event()
         self._run_event.set()
+        self._stop_event = asyncio.Event()  # wakes workers waiting for a rate-limit slot
         self._stopping = False
+        self._forced = False
+        self._in_flight = 0  # targets pulled whose record is not yet added
         self._exhausted = False
         self._lock = asyncio.Lock()
+        self._queue: deque[TargetItem] = deque()  # pulled from the source, not yet taken
         self._iter: AsyncIterator[TargetItem] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._limiter = TokenBucket(options.rate) if options.rate > 0 else None
@@ -277,6 +288,8 @@ class Survey:
             self._run_event.clear()
             self.state = "paused"
             self._set_store_state("paused")
+            if self._limiter is not None:
+                self._limiter.reset()
 
     def resume(self) -> None:
         """Continue after pause() (Survey.reopen continues a survey of an earlier run)."""
@@ -291,14 +304,21 @@ class Survey:
             return
         self._stopping = True
         self.state = "stopping"
+        self._stop_event.set()
         self._run_event.set()  # paused workers must wake up to leave
         if force:
+            self._forced = True
             for task in self._workers:
                 task.cancel()
 
     @property
     def paused(self) -> bool:
         return self.state == "paused"
+
+    @property
+    def in_flight(self) -> int:
+        """Targets being scanned right now (after pause/stop: those still finishing)."""
+        return self._in_flight
 
     # -- running -------------------------------------------------------------------------------
 
@@ -347,7 +367,8 @@ class Survey:
             with contextlib.suppress(asyncio.CancelledError):
                 await housekeeping
             await self._close_iter()
-        if self._stopping and not self._exhausted:
+        abandoned = self._forced and self._in_flight > 0
+        if self._stopping and (not self._exhausted or abandoned):
             self.state = "stopped"
             self._finish_store("stopped")
         else:
@@ -378,22 +399,32 @@ class Survey:
                 self.observer(self.stats.snapshot())
 
     async def _next(self) -> TargetItem | None:
+        """The next target to scan. Targets are pulled from the source a few at a time
+        into a small queue (PREFETCH), so most calls take no lock and do not await: the
+        per-target cost of sharing one async iterator between many workers stays small."""
+        queue = self._queue
+        if queue:
+            return queue.popleft()
         async with self._lock:
             iterator = self._iter
             assert iterator is not None
-            while not self._exhausted and not self._stopping:
-                try:
-                    item = await anext(iterator)
-                except StopAsyncIteration:
-                    self._exhausted = True
-                    return None
-                seq = item.seq
-                if seq <= self._skip_upto:
-                    continue
-                if seq in self._skip_seqs:
-                    self._skip_seqs.discard(seq)
-                    continue
-                return item
+            skip_upto, skip_seqs = self._skip_upto, self._skip_seqs
+            while not queue and not self._exhausted and not self._stopping:
+                for _ in range(PREFETCH):
+                    try:
+                        item = await anext(iterator)
+                    except StopAsyncIteration:
+                        self._exhausted = True
+                        break
+                    seq = item.seq
+                    if seq <= skip_upto:
+                        continue  # resume: committed before
+                    if skip_seqs and seq in skip_seqs:
+                        skip_seqs.discard(seq)
+                        continue
+                    queue.append(item)
+            if queue and not self._stopping:
+                return queue.popleft()
             return None
 
     async def _worker(self) -> None:
@@ -404,12 +435,16 @@ class Survey:
                 await run_event.wait()
                 continue
             if limiter is not None:
-                await limiter.acquire()
+                delay = limiter.reserve()
+                if delay > 0:  # sleep until the slot, unless stop() comes first
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop_event.wait(), delay)
                 if not run_event.is_set() or self._stopping:
                     continue
             item = await self._next()
             if item is None:
                 return
+            self._in_flight += 1
             try:
                 record = await self._scan(item)
             except Exception as exc:  # noqa: BLE001 - one target must never end the survey
@@ -421,6 +456,7 @@ class Survey:
             if self.store is not None:
                 self.store.add(self.survey_id, record)  # type: ignore[arg-type]
             self.stats.add(record)
+            self._in_flight -= 1
 
     async def _scan(self, item: TargetItem) -> SurveyRecord:
         options = self.options
@@ -432,8 +468,9 @@ class Survey:
         if code is None:  # no complete greeting: the cheap, common path
             outcome = Outcome.ANSWERED if result.outcome == "answered" else _OUTCOMES.get(
                 result.outcome, Outcome.ERROR)
+            partial = result.greeting
             return SurveyRecord(item.seq, item.address, item.source, outcome,
-                                greeting="\n".join(result.greeting)[:MAX_GREETING_CHARS],
+                                "\n".join(partial)[:MAX_GREETING_CHARS] if partial else "",
                                 connect_ms=result.connect_ms, greeting_ms=result.greeting_ms,
                                 scanned_at=time.time())
         outcome = Outcome.ANSWERED if code // 100 == 2 else Outcome.REJECTED

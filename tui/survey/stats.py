@@ -128,7 +128,7 @@ class SurveyStats:
 
     def add(self, record: SurveyRecord) -> None:
         outcome = record.outcome
-        self.by_outcome[outcome.value if isinstance(outcome, Outcome) else str(outcome)] += 1
+        self.by_outcome[outcome] += 1  # a StrEnum: hashes and compares as its value
         category = record.category or UNIDENTIFIED
         if outcome is Outcome.ANSWERED:
             self.by_country[record.country or UNKNOWN_COUNTRY] += 1
@@ -171,7 +171,7 @@ class SurveyStats:
         now = self._clock()
         by_outcome = {o.value: self.by_outcome.get(o.value, 0) for o in Outcome}
         for key, value in self.by_outcome.items():  # anything outside the enum, kept
-            by_outcome.setdefault(key, value)
+            by_outcome.setdefault(str(key), value)
         scanned = sum(by_outcome.values())
         available = by_outcome[Outcome.ANSWERED.value]
         skipped = sum(self.skipped_by_reason.values())
