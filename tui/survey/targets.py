@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import codecs
+import functools
 import io
 import ipaddress
 import os
@@ -154,9 +155,6 @@ class _RangeSet:
             yield max(lo, self.starts[i]), min(hi, self.ends[i]), self.labels[i]
             i += 1
 
-    def covered(self, lo: int, hi: int) -> int:
-        return sum(e - s + 1 for s, e, _ in self.overlaps(lo, hi))
-
 
 def _span(net: IPNetwork) -> tuple[int, int]:
     return int(net.network_address), int(net.broadcast_address)
@@ -235,10 +233,15 @@ class Blocklist:
         return self.sets[addr.version].find(int(addr))
 
 
+@functools.cache
+def _reserved_only(allow_loopback: bool) -> Blocklist:
+    return Blocklist(allow_loopback=allow_loopback)
+
+
 def is_reserved(ip: str | IPAddress, *, allow_loopback: bool = False) -> bool:
     """True for an address in a reserved/special-purpose range (loopback allowed on request)."""
     addr = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
-    return Blocklist(allow_loopback=allow_loopback).reason(addr) is not None
+    return _reserved_only(allow_loopback).reason(addr) is not None
 
 
 def skipped_size(what: str) -> int:
@@ -293,7 +296,7 @@ def _collapsed(nets: list[IPNetwork]) -> list[IPNetwork]:
 
 
 def _looks_like_cidr(text: str) -> bool:
-    return all(ch in "0123456789abcdefABCDEF.:/," for ch in text) and any(
+    return all(ch in "0123456789abcdefABCDEF.:/, " for ch in text) and any(
         ch in text for ch in "./:")
 
 
@@ -377,10 +380,7 @@ def count_hint(spec: SourceSpec, exclusions: Exclusions | None = None) -> int | 
     blocked = Blocklist(allow_loopback=spec.allow_loopback, exclusions=exclusions)
     nets = (_collapsed(_parse_networks(spec.value, what="CIDR source")) if spec.kind == "cidr"
             else _universe(spec))
-    allowed = 0
-    for net in nets:
-        lo, hi = _span(net)
-        allowed += (hi - lo + 1) - blocked.sets[net.version].covered(lo, hi)
+    allowed = sum(end - start + 1 for start, end in _allowed_intervals(nets, blocked))
     return allowed if spec.kind == "cidr" else min(spec.count, allowed)
 
 
@@ -451,28 +451,39 @@ class _Feistel:
         return value
 
 
-def _random_addresses(spec: SourceSpec, blocked: Blocklist) -> Iterator[str]:
-    nets = _universe(spec)
-    offsets: list[int] = []
-    bases: list[int] = []
-    total = 0
+def _allowed_intervals(nets: Iterable[IPNetwork], blocked: Blocklist) -> list[tuple[int, int]]:
+    """The parts of ``nets`` outside every blocked range, as ascending (start, end) pairs."""
+    out: list[tuple[int, int]] = []
     for net in nets:
+        lo, hi = _span(net)
+        cur = lo
+        for start, end, _label in blocked.sets[net.version].overlaps(lo, hi):
+            if start > cur:
+                out.append((cur, start - 1))
+            cur = end + 1
+        if cur <= hi:
+            out.append((cur, hi))
+    return out
+
+
+def _random_addresses(spec: SourceSpec, blocked: Blocklist) -> Iterator[str]:
+    """Sample from the allowed space only (universe minus reserved and excluded ranges,
+    laid end to end), so there is no rejection loop: every draw is an allowed address,
+    and a tiny allowed set inside a huge universe costs nothing extra."""
+    intervals = _allowed_intervals(_universe(spec), blocked)
+    offsets: list[int] = []
+    total = 0
+    for start, end in intervals:
         offsets.append(total)
-        bases.append(int(net.network_address))
-        total += net.num_addresses
+        total += end - start + 1
+    if total == 0:
+        return
     perm = _Feistel(total, spec.seed)
-    v4 = blocked.sets[4]
-    emitted = 0
-    for index in range(total):
-        if emitted >= spec.count:
-            return
+    starts = [start for start, _ in intervals]
+    for index in range(min(spec.count, total)):
         pos = perm(index)
         k = bisect.bisect_right(offsets, pos) - 1
-        value = bases[k] + (pos - offsets[k])
-        if v4.find(value) is not None:
-            continue  # never drawn: rejection keeps the sample uniform over allowed space
-        emitted += 1
-        yield _v4_text(value)
+        yield _v4_text(starts[k] + (pos - offsets[k]))
 
 
 # -- lines: files and stdin ----------------------------------------------------------------------------
@@ -750,7 +761,7 @@ async def iter_targets(
                 text = line
                 try:
                     packed = socket.inet_pton(socket.AF_INET, text)
-                except OSError:
+                except (OSError, ValueError):  # ValueError: an embedded NUL
                     text = line.strip()
                     if "#" in text:
                         text = text.split("#", 1)[0].strip()
@@ -802,8 +813,11 @@ async def iter_targets(
                 yield TargetItem(seq, address, source)
                 seq += 1
     finally:
-        for _source, entry in pending:
-            if isinstance(entry, asyncio.Task):
-                entry.cancel()
+        lookups = [entry for _source, entry in pending if isinstance(entry, asyncio.Task)]
+        for task in lookups:
+            task.cancel()
         if opened:
             stream.close()
+        if lookups:
+            # Let the cancellations land so no lookup outlives the iterator.
+            await asyncio.gather(*lookups, return_exceptions=True)
