@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "ports": "tui.commands.ports",
     "diagnose": "tui.commands.diagnose",
     "demo": "tui.commands.demo",
+    "survey": "tui.commands.survey",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
