@@ -12,6 +12,9 @@ uncommitted buffer. Resume = iterate the source again and skip seq ≤ watermark
 seqs in ``done_seqs_after(watermark)``; a target scanned twice anyway cannot be stored
 twice (UNIQUE(survey_id, seq) + INSERT OR IGNORE keeps the first record).
 
+Reads (get, list, watermark, done_seqs_after, count, records, aggregate) flush the buffer
+first, so they always see every record added so far.
+
 Threads: every public method takes an internal lock, so the store may be shared by
 threads, but calls are serialised (SQLite writes are anyway). Use one SurveyStore per
 process as the writer of a given survey: the in-memory watermark state is per object.
@@ -208,6 +211,7 @@ class SurveyStore:
 
     def get(self, survey_id: int) -> SurveyInfo:
         with self._lock:
+            self._flush_locked()
             row = self._db.execute(self._INFO_SQL + " WHERE id = ?", (survey_id,)).fetchone()
         if row is None:
             raise StoreError(f"no survey with id {survey_id}")
@@ -216,6 +220,7 @@ class SurveyStore:
     def list(self) -> list[SurveyInfo]:
         """All surveys, newest first."""
         with self._lock:
+            self._flush_locked()
             rows = self._db.execute(self._INFO_SQL + " ORDER BY id DESC").fetchall()
         return [self._info(r) for r in rows]
 
@@ -253,8 +258,11 @@ class SurveyStore:
     # -- records ------------------------------------------------------------------------------
 
     def add(self, survey_id: int, record: SurveyRecord) -> None:
-        """Buffer a record; the buffer is committed when full or older than flush_interval."""
+        """Buffer a record; the buffer is committed when full or older than flush_interval.
+        An unknown survey id raises StoreError here, not later inside a batch."""
         with self._lock:
+            if survey_id not in self._progress:
+                self._progress_for(survey_id)
             self._buffer.setdefault(survey_id, []).append(record)
             self._buffered += 1
             if (self._buffered >= self.batch_size
@@ -331,26 +339,30 @@ class SurveyStore:
         self._buffered = 0
 
     def watermark(self, survey_id: int) -> int:
-        """Highest committed seq W with every seq ≤ W committed (-1 if none)."""
+        """Highest seq W with every seq ≤ W stored (-1 if none)."""
         with self._lock:
+            self._flush_locked()
             return self._progress_for(survey_id).watermark
 
     def done_seqs_after(self, survey_id: int, watermark: int) -> set[int]:
-        """Committed seqs above ``watermark`` (for resume: skip these too)."""
+        """Stored seqs above ``watermark`` (for resume: skip these too)."""
         with self._lock:
+            self._flush_locked()
             return {s for (s,) in self._db.execute(
                 "SELECT seq FROM records WHERE survey_id = ? AND seq > ?",
                 (survey_id, watermark))}
 
     def count(self, survey_id: int) -> int:
-        """Committed records (a COUNT, not the stored counter)."""
+        """Stored records (a COUNT, not the stored counter)."""
         with self._lock:
+            self._flush_locked()
             return self._db.execute("SELECT COUNT(*) FROM records WHERE survey_id = ?",
                                     (survey_id,)).fetchone()[0]
 
     def records(self, survey_id: int) -> Iterator[SurveyRecord]:
-        """Committed records in seq order, fetched a page at a time (keyset pagination, so
+        """Stored records in seq order, fetched a page at a time (keyset pagination, so
         no cursor stays open between pages and writes can go on meanwhile)."""
+        self.flush()
         last = -1
         while True:
             with self._lock:
