@@ -210,6 +210,15 @@ def test_random_universe_must_be_ipv4() -> None:
         parse_source("random:5", universe="2a00::/120")
 
 
+async def test_iter_targets_validates_a_spec_built_by_hand() -> None:
+    with pytest.raises(SourceError, match="larger than a /112"):
+        await collect(SourceSpec("cidr", "2a00::/64"))
+    with pytest.raises(SourceError, match="no such file"):
+        await collect(SourceSpec("file", "/nonexistent/targets.txt"))
+    items, _ = await collect(SourceSpec("cidr", "2a00::fffe/127"))
+    assert [t.address for t in items] == ["2a00::fffe", "2a00::ffff"]
+
+
 def test_count_hint() -> None:
     assert count_hint(parse_source("8.8.8.0/24,8.8.8.128/25")) == 256  # overlap counted once
     assert count_hint(parse_source("127.0.0.0/24")) == 0

@@ -325,9 +325,6 @@ def parse_source(text: str, **kw: object) -> SourceSpec:
         spec = SourceSpec("random", "", count=count, **options)  # type: ignore[arg-type]
     elif _looks_like_cidr(raw) and not Path(raw).exists():
         nets = _parse_networks(raw, what="CIDR source")
-        for net in nets:
-            if net.version == 6 and net.num_addresses > MAX_V6_PREFIX_ADDRESSES:
-                raise SourceError(f"{net}: IPv6 prefixes larger than a /112 cannot be walked")
         spec = SourceSpec("cidr", ",".join(str(n) for n in nets), **kw)  # type: ignore[arg-type]
     else:
         path = Path(raw).expanduser()
@@ -356,7 +353,9 @@ def validate_spec(spec: SourceSpec) -> None:
             raise SourceError("random: the sample size must be at least 1")
         _universe(spec)
     elif spec.kind == "cidr":
-        _parse_networks(spec.value, what="CIDR source")
+        for net in _parse_networks(spec.value, what="CIDR source"):
+            if net.version == 6 and net.num_addresses > MAX_V6_PREFIX_ADDRESSES:
+                raise SourceError(f"{net}: IPv6 prefixes larger than a /112 cannot be walked")
     elif spec.kind == "file":
         if not Path(spec.value).is_file():
             raise SourceError(f"{spec.value!r}: no such file")
