@@ -13,12 +13,17 @@ from pathlib import Path
 import click
 
 from tui.cli import fail_usage
+from tui.lab.internet import InternetSpec
 from tui.lab.runner import LabThread
 from tui.lab.world import DEMO_EXAMPLES, LabWorld
 
+# The survey tab's simulated internet: 2,048 addresses, 400 mail servers in the classic
+# page's MTA shares, spread over eight lab countries.
+DEMO_INTERNET = InternetSpec(network="127.0.0.0/21", listeners=400, seed=1)
+
 
 def start_demo_lab(lab: LabThread, directory: Path) -> LabWorld:
-    return lab.start(LabWorld(directory))
+    return lab.start(LabWorld(directory, internet=DEMO_INTERNET))
 
 
 @click.command("demo")
@@ -38,10 +43,16 @@ def command(check: bool) -> None:
                        f"SMTP port {world.smtp_port}, mail ports {', '.join(map(str, world.mail_ports))}")
             click.echo("\n".join(lines))
             click.echo("examples: " + ", ".join(DEMO_EXAMPLES))
+            if world.internet is not None:
+                click.echo(f"survey: {DEMO_INTERNET.network} port {world.internet.port} "
+                           f"({DEMO_INTERNET.listeners} mail servers)")
             return
         from tui.app import MxScopeApp
 
         app = MxScopeApp(world.settings, examples=DEMO_EXAMPLES,
                          banner="demo: loopback lab — try " + ", ".join(DEMO_EXAMPLES[:4]),
-                         survey_db=Path(tmp) / "surveys.sqlite")
+                         survey_db=Path(tmp) / "surveys.sqlite",
+                         survey_source=DEMO_INTERNET.network,
+                         survey_port=world.internet.port if world.internet else None,
+                         survey_lab=True)
         app.run()

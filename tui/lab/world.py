@@ -34,6 +34,7 @@ from tui.config import Settings
 from tui.lab.certs import LabCerts
 from tui.lab.dns import DnsServer, Zone
 from tui.lab.geoipdb import build_lab_dbs
+from tui.lab.internet import Internet, InternetSpec
 from tui.lab.mailports import ImapServer, Pop3Server
 from tui.lab.rdap import LabEntity as Entity
 from tui.lab.rdap import LabNetwork, RdapServer, abuse_contact, add_cymru_records
@@ -102,8 +103,10 @@ MX1_EXTRA_PORTS = {465: "smtps", 587: "submission", 110: "pop3", 995: "pop3s", 1
 
 class LabWorld:
     def __init__(self, directory: str | Path, *, smtp_ports: tuple[int, ...] = (25, 2525, 0),
-                 dns_host: str = "127.0.0.1") -> None:
+                 dns_host: str = "127.0.0.1", internet: InternetSpec | None = None) -> None:
         self.directory = Path(directory)
+        self.internet_spec = internet
+        self.internet: Internet | None = None
         self.smtp_ports = smtp_ports
         self.dns_host = dns_host
         self.hosts = _hosts()
@@ -187,6 +190,12 @@ class LabWorld:
                     continue  # not root, or the port is taken: the demo shows fewer ports
                 self.others.append(server)
                 mail_ports.append(port)
+            if self.internet_spec is not None:
+                # The survey's simulated internet; its blacklisted hosts are listed on the
+                # lab's Spamhaus ZEN zone so the survey's DNSBL panel fills too.
+                self.internet = Internet(self.internet_spec)
+                await self.internet.start()
+                self.internet.add_dnsbl(self.dns.zone, "zen.spamhaus.org")
         except BaseException:
             await self.stop()
             raise
@@ -203,6 +212,7 @@ class LabWorld:
             timeout=3.0, dns_timeout=2.0, connect_timeout=2.0,
             greeting_timeout=3.0, smtp_timeout=3.0,
             ping_count=5, ping_interval=0.2,
+            survey_concurrency=200, survey_timeout=2.0,
         ))
         return self
 
@@ -216,12 +226,13 @@ class LabWorld:
                    tls="good", implicit_tls=service.endswith("s"))
 
     async def stop(self) -> None:
-        for server in [*self.others, *self.smtp.values(), self.rdap, self.dns]:
+        for server in [self.internet, *self.others, *self.smtp.values(), self.rdap, self.dns]:
             if server is not None:
                 with contextlib.suppress(Exception):
                     await server.stop()
         self.others.clear()
         self.smtp.clear()
+        self.internet = None
         if self.certs is not None:
             self.certs.close()
 

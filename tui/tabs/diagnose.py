@@ -77,6 +77,10 @@ class DiagnoseTab(ToolTab):
         return await diagnose.run(target, settings, on_mx=self._on_mx, on_cell=self._on_cell)
 
     def show(self, result: diagnose.DiagnoseResult) -> None:
+        if self.query_one(DiagnoseTable).row_count == 0 and result.mx:
+            self._on_mx(result.mx)
+        for cell in result.cells:
+            self._on_cell(cell)
         if not result.cells:
             self.verdict("fail", f"{result.target}: {result.message}")
             return
