@@ -168,6 +168,21 @@ async def test_wildcard_mode_serves_all_of_loopback() -> None:
         InternetSpec(wildcard=True, open_relays=0.1)
 
 
+async def test_greeting_delay_simulates_latency() -> None:
+    spec = InternetSpec(network="127.0.7.0/24", listeners=3, silent=0, rejecting=0,
+                        resetting=0, open_relays=0, greeting_delay=1.0, seed=6)
+    async with Internet(spec) as internet:
+        address = next(iter(internet.composition.hosts))
+        early = await grab_banner(address, internet.port, connect_timeout=3,
+                                  greeting_timeout=0.2)
+        assert early.outcome == "timeout"  # the greeting cannot come before the delay
+        late = await grab_banner(address, internet.port, connect_timeout=3,
+                                 greeting_timeout=10, help=True)
+        assert late.outcome == "answered" and late.code == 220 and late.help
+    with pytest.raises(ValueError, match="greeting_delay"):
+        InternetSpec(greeting_delay=60.0)
+
+
 def test_spec_validation() -> None:
     with pytest.raises(ValueError, match="127.0.0.0/8"):
         InternetSpec(network="10.0.0.0/24")

@@ -134,6 +134,9 @@ class InternetSpec:
     port: int = 0  # 0: a free port, the same on every address
     wildcard: bool = False  # serve all of 127/8 from 0.0.0.0 (see the module docstring)
     idle_timeout: float = 30.0  # a silent or idle connection is closed after this
+    # Seconds before a fast listener greets: the round trip and greeting latency of a
+    # server across the internet (0 = at once, loopback speed).
+    greeting_delay: float = 0.0
     backlog: int = 128
 
     def __post_init__(self) -> None:
@@ -157,6 +160,8 @@ class InternetSpec:
             raise ValueError("wildcard mode cannot serve open relays (set open_relays=0)")
         if not 0 <= self.port < 65536:
             raise ValueError(f"port {self.port} is not a TCP port")
+        if not 0 <= self.greeting_delay < self.idle_timeout:
+            raise ValueError("greeting_delay must be at least 0 and below idle_timeout")
 
 
 def _eligible(value: int) -> bool:
@@ -364,7 +369,8 @@ def _reply_bytes(code: int, lines: tuple[str, ...] | list[str]) -> bytes:
 class _Fast(asyncio.Protocol):
     """Greeting-only SMTP with just enough dialogue for EHLO/HELP and a (closed) relay test."""
 
-    __slots__ = ("internet", "behaviour", "transport", "buf", "commands", "idle", "helo")
+    __slots__ = ("internet", "behaviour", "transport", "buf", "commands", "idle", "helo",
+                 "greeted")
 
     def __init__(self, internet: Internet, behaviour: _Behaviour | None) -> None:
         self.internet = internet
@@ -374,6 +380,7 @@ class _Fast(asyncio.Protocol):
         self.commands = 0
         self.idle: asyncio.TimerHandle | None = None
         self.helo = False
+        self.greeted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -394,9 +401,20 @@ class _Fast(asyncio.Protocol):
                                     struct.pack("ii", 1, 0))
             transport.abort()
             return
+        delay = self.internet.spec.greeting_delay
+        if self.behaviour.greeting and delay > 0 and self.internet.loop is not None:
+            self.internet.loop.call_later(delay, self._greet)
+        else:
+            self._greet()
+        self._arm()
+
+    def _greet(self) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.behaviour is None:
+            return
+        self.greeted = True
         if self.behaviour.greeting:
             transport.write(self.behaviour.greeting)  # type: ignore[attr-defined]
-        self._arm()
 
     def _arm(self) -> None:
         if self.idle is not None:
@@ -418,8 +436,8 @@ class _Fast(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        if self.behaviour is None or self.behaviour.kind == "silent":
-            self._arm()  # a silent server stays silent whatever it is told
+        if self.behaviour is None or self.behaviour.kind == "silent" or not self.greeted:
+            self._arm()  # silent, or talking before the greeting: ignored
             return
         buf = self.buf + data
         while True:
@@ -674,6 +692,8 @@ def _parse_args(argv: list[str] | None) -> tuple[InternetSpec, bool]:
     parser.add_argument("--port", type=int, default=d.port)
     parser.add_argument("--wildcard", action="store_true")
     parser.add_argument("--idle-timeout", type=float, default=d.idle_timeout)
+    parser.add_argument("--greeting-delay", type=float, default=d.greeting_delay,
+                        help="seconds before greeting (simulated internet latency)")
     parser.add_argument("--no-hosts", action="store_true",
                         help="leave the per-host list out of the JSON line")
     args = parser.parse_args(argv)
@@ -682,7 +702,7 @@ def _parse_args(argv: list[str] | None) -> tuple[InternetSpec, bool]:
                             rejecting=args.rejecting, resetting=args.resetting,
                             open_relays=args.open_relays, blacklisted=args.blacklisted,
                             seed=args.seed, port=args.port, wildcard=args.wildcard,
-                            idle_timeout=args.idle_timeout)
+                            idle_timeout=args.idle_timeout, greeting_delay=args.greeting_delay)
     except ValueError as exc:
         parser.error(str(exc))
     return spec, not args.no_hosts
