@@ -167,6 +167,28 @@ def test_usage_errors_exit_2_and_send_nothing(internet: Internet, config: Path, 
     assert total_connections(internet) == before
 
 
+def test_concurrency_beyond_the_open_files_limit_is_refused(
+        internet: Internet, config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (1024, 1024))
+    monkeypatch.setattr(resource, "setrlimit", lambda _which, limits: calls.append(limits))
+    before = total_connections(internet)
+    result = survey(NETWORK, *scan_args(internet, config, tmp_path / "s.db",
+                                        "--concurrency", "2000"))
+    assert result.exit_code == 2 and "ulimit -n" in result.stderr
+    assert calls == [(1024, 1024)]  # tried the hard limit, which is not enough
+    assert total_connections(internet) == before
+    # Within the hard limit the soft limit is raised and the scan runs.
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (256, 100_000))
+    calls.clear()
+    result = survey(NETWORK, *scan_args(internet, config, tmp_path / "t.db",
+                                        "--concurrency", "300", "--json"))
+    assert result.exit_code == 0, result.output
+    assert calls == [(300 + 128, 100_000)]
+
+
 def test_ctrl_c_stops_then_resume_finishes(internet: Internet, config: Path,
                                            tmp_path: Path) -> None:
     db = tmp_path / "s.sqlite"

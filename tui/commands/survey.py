@@ -175,6 +175,30 @@ def command() -> None:
     --help`), `--resume ID`, and the list / report / export subcommands."""
 
 
+def fd_budget(concurrency: int, probes: bool) -> str | None:
+    """Make room for ``concurrency`` sockets (two per target with relay/DNSBL) under the
+    open-files limit, raising the soft limit up to the hard one when needed; a message
+    when even that is not enough (EMFILE mid-scan would turn targets into errors)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on this platform
+        return None
+    need = concurrency * (2 if probes else 1) + 128  # listeners, the store, DNS, stdio …
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if need <= soft:
+        return None
+    target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    except (ValueError, OSError):
+        pass
+    if need <= soft:
+        return None
+    return (f"concurrency {concurrency} needs about {need} open files, but the limit is "
+            f"{soft} (ulimit -n); lower --concurrency")
+
+
 def _open_store(db: str | None) -> Any:
     from tui.survey.store import StoreError, SurveyStore
 
@@ -259,6 +283,10 @@ def scan(source: str | None, resume_id: int | None, port: int | None,
     except (SourceError, ExclusionError, AddressError, TargetError, ValueError) as exc:
         store.close()
         fail_usage(str(exc))
+    problem = fd_budget(survey.options.concurrency, survey.options.relay or survey.options.dnsbl)
+    if problem:
+        store.close()
+        fail_usage(problem)
     err = click.get_text_stream("stderr")
     progress = None if quiet else Progress(err, survey)
     survey.observer = progress
