@@ -344,9 +344,15 @@ async def test_exceptions_inside_one_target_become_error_records(
     async def broken_relay(*_: object, **__: object) -> object:
         raise RuntimeError("relay exploded")
 
+    seen: list[StatsSnapshot] = []
+
+    def broken_display(snap: StatsSnapshot) -> None:
+        seen.append(snap)
+        raise ValueError("the UI fell over")
+
     monkeypatch.setattr(engine_module.relay_probe, "run", broken_relay)
     survey = Survey(cidr("127.0.6.0/28"), geo_settings, options(25, relay=True, relay_rate=0),
-                    None, grab=flaky_grab)
+                    None, grab=flaky_grab, observer=broken_display)
     records = []
     original_add = survey.stats.add
     survey.stats.add = lambda r: (records.append(r), original_add(r))[1]  # type: ignore[method-assign]
@@ -357,6 +363,8 @@ async def test_exceptions_inside_one_target_become_error_records(
     assert snap.available == 14 and dict(snap.by_mta) == {"Postfix": 14}
     assert {r.relay for r in records if r.outcome is Outcome.ANSWERED} == {"error"}
     assert snap.open_relays == 0
+    assert seen and seen[-1] == snap  # the observer got the final snapshot, and its
+    # exception did not end the survey
 
 
 def test_token_bucket_spaces_slots() -> None:

@@ -354,13 +354,16 @@ class Survey:
             for task in self._workers:
                 task.cancel()
             await asyncio.gather(*self._workers, return_exceptions=True)
+            # Record what we can; the original exception is the one that matters.
             if isinstance(exc, asyncio.CancelledError):
                 self.state = "stopped"
-                self._finish_store("stopped")
+                with contextlib.suppress(Exception):
+                    self._finish_store("stopped")
                 raise
             self.state = "failed"
             self.failure = f"{type(exc).__name__}: {exc}"
-            self._finish_store("crashed")
+            with contextlib.suppress(Exception):
+                self._finish_store("crashed")
             raise
         finally:
             housekeeping.cancel()
@@ -375,9 +378,16 @@ class Survey:
             self.state = "finished"
             self._finish_store("finished")
         snapshot = self.stats.snapshot()
-        if self.observer is not None:
-            self.observer(snapshot)
+        self._notify(snapshot)
         return snapshot
+
+    def _notify(self, snapshot: StatsSnapshot) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer(snapshot)
+        except Exception:  # a display problem must not end the survey
+            log.exception("survey: observer failed")
 
     def _finish_store(self, state: str) -> None:
         if self.store is not None and self.survey_id is not None:
@@ -394,9 +404,12 @@ class Survey:
         while True:
             await asyncio.sleep(self.tick_s)
             if self.store is not None:
-                self.store.flush_if_due()  # quiet spells must not leave records pending
+                try:
+                    self.store.flush_if_due()  # quiet spells must not leave records pending
+                except Exception:  # the next add() or the final flush reports it for real
+                    log.exception("survey: periodic store flush failed")
             if self.observer is not None:
-                self.observer(self.stats.snapshot())
+                self._notify(self.stats.snapshot())
 
     async def _next(self) -> TargetItem | None:
         """The next target to scan. Targets are pulled from the source a few at a time
