@@ -638,7 +638,8 @@ class Internet:
             behaviour = self._behaviour_for(address)
             sock = self._listen(address, port)
             try:
-                server = await loop.create_server(lambda b=behaviour: _Fast(self, b), sock=sock)
+                server = await loop.create_server(lambda b=behaviour: _Fast(self, b), sock=sock,
+                                                  backlog=self.spec.backlog)
             except BaseException:
                 sock.close()
                 raise
@@ -648,9 +649,11 @@ class Internet:
         loop = asyncio.get_running_loop()
         sock = self._listen("0.0.0.0", self.spec.port)  # noqa: S104 - see the module docstring
         self.port = sock.getsockname()[1]
-        # Silent connections pile up for a whole timeout: a deep queue keeps SYNs flowing.
-        sock.listen(max(self.spec.backlog, 4096))
-        self._servers.append(await loop.create_server(lambda: _Fast(self, None), sock=sock))
+        # A whole survey's concurrency connects at once here: a short accept queue drops
+        # SYNs, and each drop costs the client a 1 s retransmission. (create_server calls
+        # listen() again, so the backlog goes there.)
+        self._servers.append(await loop.create_server(
+            lambda: _Fast(self, None), sock=sock, backlog=max(self.spec.backlog, 4096)))
 
     async def stop(self) -> None:
         for server in self._servers:
