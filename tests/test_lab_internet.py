@@ -183,6 +183,17 @@ async def test_greeting_delay_simulates_latency() -> None:
         InternetSpec(greeting_delay=60.0)
 
 
+async def test_refuses_to_start_beyond_the_open_files_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (300, 300))
+    internet = Internet(InternetSpec(network="127.0.7.0/24", listeners=100, seed=1))
+    with pytest.raises(OSError, match="ulimit -n"):
+        await internet.start()
+    assert internet._servers == [] and internet.relays == {}  # nothing was opened
+
+
 def test_spec_validation() -> None:
     with pytest.raises(ValueError, match="127.0.0.0/8"):
         InternetSpec(network="10.0.0.0/24")

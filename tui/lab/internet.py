@@ -578,6 +578,7 @@ class Internet:
     # -- lifetime ------------------------------------------------------------------------------
 
     async def start(self) -> Internet:
+        self._check_fd_budget()
         self.loop = asyncio.get_running_loop()
         if self.spec.wildcard:
             await self._start_wildcard()
@@ -592,6 +593,19 @@ class Internet:
                 if exc.errno != errno.EADDRINUSE or attempt == attempts - 1:
                     raise
         return self
+
+    def _check_fd_budget(self) -> None:
+        """One descriptor per listener, before any is opened: running out half-way would
+        leave a different internet than the composition says."""
+        try:
+            import resource
+        except ImportError:  # pragma: no cover - not on this platform
+            return
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        need = (1 if self.spec.wildcard else len(self.hosts)) + 256  # + connections, stdio
+        if soft != resource.RLIM_INFINITY and need > soft:
+            raise OSError(errno.EMFILE, f"{len(self.hosts)} listeners need about {need} open "
+                          f"files; the limit is {soft} (ulimit -n)")
 
     async def _free_port(self) -> int:
         probe = socket.socket()
