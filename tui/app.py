@@ -93,6 +93,7 @@ class MxScopeApp(App[None]):
         self.survey_db = survey_db
         self.export_dir = export_dir or Path.cwd() / "mxscope-exports"
         self.banner_text = banner
+        self._active_pane: str | None = None
         if self.examples:
             self.shared_target = self.examples[0]
 
@@ -107,6 +108,7 @@ class MxScopeApp(App[None]):
     def on_mount(self) -> None:
         if self.banner_text:
             self.sub_title = self.banner_text
+        self._active_pane = self.query_one(TabbedContent).active
         self._offer_target(self.current_tab)
 
     # -- tabs -----------------------------------------------------------------------------
@@ -125,11 +127,20 @@ class MxScopeApp(App[None]):
         tab.offer(self.shared_target)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # TabActivated also arrives when focus moves around inside the active pane; only a
+        # real change of tab may pull the focus back to the target field.
+        pane = event.pane.id
+        if pane == self._active_pane or pane != self.query_one(TabbedContent).active:
+            return  # no change, or a stale event (e.g. start-up's, after a quick switch)
+        self._active_pane = pane
         self._offer_target(self.current_tab)
 
     def action_switch_tab(self, tool: str) -> None:
-        self.query_one(TabbedContent).active = f"pane-{tool}"
-        self._offer_target(self.tab(tool))
+        pane = f"pane-{tool}"
+        self.query_one(TabbedContent).active = pane
+        if pane != self._active_pane:
+            self._active_pane = pane
+            self._offer_target(self.tab(tool))
 
     def run_tool(self, tool: str, target: str | None = None) -> None:
         """Switch to a tool's tab and run it on ``target`` (default: the shared target)."""

@@ -39,9 +39,10 @@ class DistributionPanel(Vertical):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column("", key="label")
-        table.add_column("count", key="count")
-        table.add_column("%", key="pct")
+        # Fixed widths: the table must not jitter as counts grow several times a second.
+        table.add_column("", key="label", width=20)
+        table.add_column("count", key="count", width=10)
+        table.add_column("%", key="pct", width=6)
         table.add_column("", key="bar", width=self.bar_width + 1)
 
     def set_note(self, text: str) -> None:
