@@ -48,7 +48,8 @@ def make_app(world: LabWorld, tmp_path: Path) -> MxScopeApp:
     # Deterministic: ping by TCP-free ICMP is still timed, so results are normalised; the
     # demo's examples and no user config (the conftest clears MXSCOPE_* and XDG dirs).
     assert world.internet is not None
-    return MxScopeApp(world.settings.replace(survey_timeout=1.0, dnsbl_zones=("zen.spamhaus.org",)), examples=DEMO_EXAMPLES,
+    settings = world.settings.replace(survey_timeout=1.0, dnsbl_zones=("zen.spamhaus.org",))
+    return MxScopeApp(settings, examples=DEMO_EXAMPLES,
                       export_dir=tmp_path, survey_db=tmp_path / "s.sqlite",
                       survey_source="127.0.0.0/22", survey_port=world.internet.port,
                       survey_lab=True)

@@ -27,8 +27,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabWorld]:
 
 def make_app(world: LabWorld, db: Path) -> MxScopeApp:
     assert world.internet is not None
-    return MxScopeApp(world.settings.replace(survey_timeout=1.0), survey_source=SPEC.network,
-                      survey_port=world.internet.port, survey_lab=True, survey_db=db)
+    return MxScopeApp(world.settings.replace(survey_timeout=1.0, dnsbl_zones=("zen.spamhaus.org",)),
+                       survey_source=SPEC.network,
+                      survey_port=world.internet.port, survey_lab=True, survey_db=db,
+                      export_dir=db.parent / "exports")
 
 
 async def open_survey(pilot, app: MxScopeApp, rate: str):  # type: ignore[no-untyped-def]
