@@ -4,6 +4,7 @@ checks, and `mxscope fingerprint` (text, JSON, JSON lines, malformed lines, exit
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tui.probes.fingerprint import (
     identify,
     load_rules,
     normalise,
+    required_literals,
 )
 
 RULES = default_rules()
@@ -176,6 +178,101 @@ software_words = st.sampled_from(["Postfix", "Exim", "Sendmail", "qmail", "ESMTP
 def test_identify_on_near_miss_greetings(words: list[str]) -> None:
     got = identify("220 " + " ".join(words))
     assert got.category in CATEGORIES
+
+
+# -- the literal prefilter: same answers as trying every rule -------------------------------
+
+PATTERNS = [(rule.id, field, pattern) for rule in RULES.rules for field, pattern in rule.patterns]
+
+
+def _both(banner, ehlo=None, help_=None):
+    return RULES.identify(banner, ehlo, help_), RULES.identify_all_rules(banner, ehlo, help_)
+
+
+def test_prefilter_agrees_on_every_example_and_preset() -> None:
+    cases = [(e.get("banner"), e.get("ehlo"), e.get("help"))
+             for rule in RULES.rules for e in rule.examples]
+    cases += [(e.get("banner"), e.get("ehlo"), e.get("help")) for e in RULES.unidentified_examples]
+    cases += [(p.greeting, p.ehlo, p.help) for p in PRESETS.values()]
+    cases += [(b, None, None) for b, _e, _h in cases]  # the greeting alone too
+    for case in cases:
+        fast, brute = _both(*case)
+        assert fast == brute, case
+
+
+def test_prefilter_runs_few_rules_and_none_for_anonymous_greetings() -> None:
+    # The point of the prefilter: a greeting naming no software tries no rule at all.
+    texts = ("mx.example.com ESMTP ready", "", "")
+    assert RULES.candidates(texts) == 0
+    picked = RULES.candidates(("mx.example.com ESMTP Postfix (Debian/GNU)", "", ""))
+    ids = [rule.id for i, rule in enumerate(RULES.rules) if picked >> i & 1]
+    assert set(ids) == {"postfix-debian", "postfix"}
+
+
+@pytest.mark.parametrize("greeting", ["220 mx ESMTP \u017fendmail 8.15.2",  # long s ~ s
+                                      "220 mx ESMTP EX\u0131M 4.96",  # dotless i ~ i
+                                      "220 mx ESMTP Postfix \u2603"])
+def test_non_ascii_text_is_not_filtered(greeting: str) -> None:
+    # re's IGNORECASE equates these with ASCII letters; str.lower() does not.
+    fast, brute = _both(greeting)
+    assert fast == brute
+    assert fast.category != "Unidentified"
+
+
+@pytest.mark.parametrize(("regex", "literals"), [
+    (r"(?<![\w.-])Sendmail(?:\s+(?P<v>\d+))?(?![\w-])", {"sendmail"}),
+    (r"(?:Lotus|IBM|HCL) Domino", {" domino"}),
+    (r"\.(?:pphosted|ppe-hosted)\.com\b|Proofpoint", {"hosted", "proofpoint"}),
+    (r"(?:5\.5\.2 )?Error: command", {"error: command"}),
+    (r"(?:abc)+x", {"abc"}),
+    (r"netqmail|qmail", {"qmail"}),
+    (r"Foo|\d+", None),  # one alternative needs no literal: no filter
+    (r"\d+\s*[a-z]*", None),
+    (r"(?:Foo)?\w", None),
+    (r"caf\u00e9", {"caf"}),  # only ASCII literals
+])
+def test_required_literals(regex: str, literals: set[str] | None) -> None:
+    got = required_literals(re.compile(regex, re.IGNORECASE | re.MULTILINE))
+    assert got == (None if literals is None else frozenset(literals))
+
+
+def test_rules_without_literals_are_always_tried(tmp_path: Path) -> None:
+    rules = load_rules(_write(tmp_path, [{**GOOD, "banner": r"^\d{3}x\d+$"},
+                                         {**GOOD, "id": "y", "banner": r"Frob"}]))
+    assert rules.identify("123x45").rule_id == "x"
+    assert rules.identify("mx FROB").rule_id == "y"
+    assert rules.identify("mx ESMTP").rule_id is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PATTERNS).flatmap(
+    lambda p: st.tuples(st.just(p), st.from_regex(p[2]), st.text(max_size=20))))
+def test_prefilter_literals_are_necessary(case) -> None:
+    # Text the rule's own regex generates must pass its literal filter, and identify
+    # must agree with trying every rule, whatever text surrounds it.
+    (rule_id, field, pattern), matched, noise = case
+    literals = required_literals(pattern)
+    if literals is not None and matched.isascii():
+        assert any(lit in matched.lower() for lit in literals), (rule_id, matched)
+    parts: list[str | None] = [None, None, None]
+    parts[field] = noise + matched
+    fast, brute = _both(*parts)
+    assert fast == brute
+
+
+odd_chars = st.sampled_from(["\u017f", "\u0131", "\u0130", "\u212a", "\xdf", "\xe9",
+                             "\u2603", "(", ")", "/", "[", "]", ".", "-", ",", ":"])
+literal_words = st.sampled_from(sorted({lit for _r, _f, p in PATTERNS
+                                        for lit in required_literals(p) or ()}))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(st.one_of(software_words, literal_words, odd_chars,
+                                   st.text(max_size=8)), max_size=10).map(" ".join),
+                min_size=3, max_size=3))
+def test_prefilter_agrees_on_random_greetings(parts: list[str]) -> None:
+    fast, brute = _both(*parts)
+    assert fast == brute
 
 
 # -- the rules file ------------------------------------------------------------------------

@@ -5,6 +5,15 @@ category of the survey, the vendor and product, a priority, and one or more rege
 named group ``version`` captures the version where the software shows one. They are
 loaded and compiled once, on first use.
 
+Speed (the survey calls this once per answering server): every regex is reduced, once, to
+literal strings at least one of which must appear in the text for it to match (read from
+its parse tree: a run of literal characters, alternatives of a branch, the body of a
+required repetition). Per call, one ``in`` test per literal on the lower-cased text
+leaves the few rules worth running; a greeting naming no known software runs no regex.
+Lower-casing is exact for ASCII text only (re's IGNORECASE also equates 'ſ' with 's',
+'K' with 'k', 'ı' with 'i'), so a non-ASCII field tries every rule, as before. The
+result is the same as trying every rule in order (``identify_all_rules``, kept for tests).
+
 ``identify(banner, ehlo=None, help=None)`` returns a frozen MtaIdentity and never raises
 for any text: a greeting that names no software is "Unidentified" (never "Other", which
 means a named MTA outside the big six). Lines may be given with or without their reply
@@ -85,6 +94,53 @@ class RuleSet:
         # Which fields any rule looks at: the others need no normalising.
         self._used = tuple(any(f == i for r in self.rules for f, _ in r.patterns)
                            for i in range(len(FIELDS)))
+        self._build_prefilter()
+
+    def _build_prefilter(self) -> None:
+        """Per field: (literal, bitmask of rules) pairs, where rule i (priority order) gets
+        bit i if that literal may satisfy its pattern on this field; rules whose pattern
+        has no usable literal are always let through (``_free``)."""
+        nfields = len(FIELDS)
+        needles: list[dict[str, int]] = [{} for _ in range(nfields)]
+        free = [0] * nfields
+        uses = [0] * nfields  # rules that have a pattern on the field
+        for i, rule in enumerate(self.rules):
+            bit = 1 << i
+            for field, pattern in rule.patterns:
+                uses[field] |= bit
+                literals = required_literals(pattern)
+                if literals is None:
+                    free[field] |= bit
+                    continue
+                for literal in literals:
+                    needles[field][literal] = needles[field].get(literal, 0) | bit
+        self._all = (1 << len(self.rules)) - 1
+        # Longest first: a distinctive literal tends to be a rarer one (order is only speed).
+        self._needles = tuple(tuple(sorted(n.items(), key=lambda kv: -len(kv[0])))
+                              for n in needles)
+        self._free = tuple(free)
+        self._uses = tuple(uses)
+
+    def candidates(self, texts: tuple[str, ...]) -> int:
+        """Bitmask (bit i = self.rules[i]) of the rules that may match ``texts``: every
+        rule not in it certainly does not."""
+        cand = self._all
+        for field, text in enumerate(texts):
+            uses = self._uses[field]
+            if not uses:
+                continue
+            if not text:
+                cand &= ~uses  # _match needs the text of every field a rule names
+                continue
+            if not text.isascii():
+                continue  # see the module docstring: no filtering on this field
+            low = text.lower()
+            hit = self._free[field]
+            for literal, mask in self._needles[field]:
+                if literal in low:
+                    hit |= mask
+            cand &= hit | ~uses
+        return cand
 
     def identify(
         self,
@@ -98,21 +154,46 @@ class RuleSet:
         )
         if not any(texts):
             return UNKNOWN
-        for index, rule in enumerate(self.rules):
+        return self._first(texts, self.candidates(texts))
+
+    def identify_all_rules(
+        self,
+        banner: str | Sequence[str] | None,
+        ehlo: str | Sequence[str] | None = None,
+        help: str | Sequence[str] | None = None,  # noqa: A002
+    ) -> MtaIdentity:
+        """identify() without the literal prefilter: every rule is tried (tests compare)."""
+        texts = tuple(normalise(part) for part in (banner, ehlo, help))
+        if not any(texts):
+            return UNKNOWN
+        return self._first(texts, self._all)
+
+    def _first(self, texts: tuple[str, ...], cand: int) -> MtaIdentity:
+        """The first rule of ``cand`` (a bitmask in priority order) that matches."""
+        rules = self.rules
+        while cand:
+            index = (cand & -cand).bit_length() - 1  # lowest set bit: highest priority
+            cand &= cand - 1
+            rule = rules[index]
             found = _match(rule, texts)
             if found is None:
                 continue
             version, evidence = found
             if version is None:
-                version = self._version_elsewhere(rule, index, texts, evidence)
+                version = self._version_elsewhere(rule, cand, texts, evidence)
             return MtaIdentity(rule.category, rule.vendor, rule.product, version, rule.id,
                                rule.confidence, tuple(evidence))
         return UNKNOWN
 
-    def _version_elsewhere(self, winner: Rule, index: int, texts: tuple[str, ...],
+    def _version_elsewhere(self, winner: Rule, cand: int, texts: tuple[str, ...],
                            evidence: list[str]) -> str | None:
-        """A lower rule for the same product may see the version (e.g. sendmail's HELP)."""
-        for rule in self.rules[index + 1:]:
+        """A lower rule for the same product may see the version (e.g. sendmail's HELP);
+        ``cand``: the candidate rules below the winner."""
+        rules = self.rules
+        while cand:
+            index = (cand & -cand).bit_length() - 1
+            cand &= cand - 1
+            rule = rules[index]
             if rule.category != winner.category or rule.product != winner.product:
                 continue
             found = _match(rule, texts)
@@ -136,6 +217,77 @@ def _match(rule: Rule, texts: tuple[str, ...]) -> tuple[str | None, list[str]] |
             version = m.group("version") or None
         evidence.append(f"{FIELDS[field]}: {m.group(0)!r}")
     return version, evidence
+
+
+# -- the literal prefilter -------------------------------------------------------------
+
+try:  # the regex parser re itself uses; private, so anything unexpected disables filtering
+    from re import _constants as _sre_c
+    from re import _parser as _sre_parse
+except ImportError:  # pragma: no cover - a Python without it: every rule is tried
+    _sre_parse = None  # type: ignore[assignment]
+
+_REPEATS = tuple(getattr(_sre_c, name) for name in
+                 ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+                 if _sre_parse is not None and hasattr(_sre_c, name))
+
+
+def required_literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Lower-case ASCII strings at least one of which occurs (case-insensitively) in any
+    ASCII text ``pattern`` matches; None when no such set is known (never filter)."""
+    if _sre_parse is None:
+        return None
+    try:
+        tree = _sre_parse.parse(pattern.pattern, pattern.flags)
+        found = _required(tree)
+    except Exception:  # noqa: BLE001 - an unknown parse tree only costs speed
+        return None
+    if not found:
+        return None
+    # "contains 'qmail' or contains 'netqmail'" is just "contains 'qmail'".
+    kept = {lit for lit in found if not any(o != lit and o in lit for o in found)}
+    return frozenset(kept)
+
+
+def _required(items: Any) -> set[str] | None:
+    """For a sequence of parse items: the best single necessary condition (a set of
+    alternative literals), or None."""
+    options: list[set[str]] = []
+    run: list[str] = []
+
+    def end_run() -> None:
+        if run:
+            options.append({"".join(run).lower()})
+            run.clear()
+
+    for op, av in items:
+        if op is _sre_c.LITERAL and av < 128:
+            run.append(chr(av))
+            continue
+        end_run()
+        sub: set[str] | None = None
+        if op is _sre_c.SUBPATTERN:
+            sub = _required(av[-1])
+        elif op in _REPEATS:
+            low, _high, body = av
+            sub = _required(body) if low >= 1 else None
+        elif op is _sre_c.ATOMIC_GROUP:
+            sub = _required(av)
+        elif op is _sre_c.BRANCH:
+            alternatives = [_required(alt) for alt in av[1]]
+            if all(alternatives):
+                sub = set().union(*alternatives)  # type: ignore[arg-type]
+        # Anything else (classes, anchors, lookarounds, backrefs …) requires no literal.
+        if sub:
+            options.append(sub)
+    end_run()
+    if not options:
+        return None
+    # The most selective: longest shortest alternative, then fewest alternatives.
+    return max(options, key=lambda o: (min(map(len, o)), -len(o)))
+
+
+# -- normalising -------------------------------------------------------------------------
 
 
 def normalise(part: str | Sequence[str] | None) -> str:
