@@ -250,6 +250,52 @@ async def test_connect_timeout() -> None:
     assert b.outcome == "timeout" and b.connect_ms is None
 
 
+def _live_grab_timers(loop: asyncio.AbstractEventLoop) -> list[object]:
+    # The default loop's timer heap (private, but the only way to see a leaked handle).
+    return [h for h in getattr(loop, "_scheduled", [])
+            if not h.cancelled() and isinstance(getattr(h._callback, "__self__", None),
+                                                smtp._Grab)]
+
+
+async def test_greeting_slower_than_the_connect_timeout_is_still_awaited() -> None:
+    # One timer serves every step: armed for the connect deadline, it must re-arm itself
+    # for the (later) greeting deadline instead of ending the greeting wait early.
+    async with lab(SmtpProfile(preset="exim", greeting_delay=0.5)) as srv:
+        b = await smtp.grab_banner("127.0.0.1", srv.port, connect_timeout=0.2,
+                                   greeting_timeout=2, ehlo="probe.lab.test", help=True)
+        silent = SmtpProfile(preset="postfix", hostile="silent")
+        async with lab(silent) as quiet:
+            t = await smtp.grab_banner("127.0.0.1", quiet.port, connect_timeout=0.2,
+                                       greeting_timeout=0.5)
+    assert b.outcome == "answered" and b.code == 220 and b.ehlo_code == 250, b.message
+    assert b.help_code is not None and b.message == ""
+    assert t.outcome == "timeout" and t.message == "greeting: no complete reply in time"
+    assert not _live_grab_timers(asyncio.get_running_loop())
+
+
+async def test_cancelling_a_grab_is_not_a_timeout() -> None:
+    # Someone else's cancel (a forced stop) or an outer deadline during the connect must
+    # propagate, not be mistaken for grab_banner's own connect timeout.
+    with unanswered_port() as port:
+        await asyncio.sleep(0.05)
+        task = asyncio.create_task(
+            smtp.grab_banner("127.0.0.1", port, connect_timeout=5, greeting_timeout=1))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await smtp.grab_banner("127.0.0.1", port, connect_timeout=5, greeting_timeout=1)
+        # And its own connect timeout inside a longer outer one is a result, not an error.
+        async with asyncio.timeout(5):
+            b = await smtp.grab_banner("127.0.0.1", port, connect_timeout=0.2,
+                                       greeting_timeout=1)
+        assert b.outcome == "timeout" and b.message.startswith("no connection within")
+        assert asyncio.current_task().cancelling() == 0
+    assert not _live_grab_timers(asyncio.get_running_loop())
+
+
 async def test_close_before_greeting_is_reset() -> None:
     async def slam(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.close()

@@ -522,10 +522,16 @@ class BannerResult:
 
 
 class _Grab(asyncio.Protocol):
-    """Collect complete replies; wake whoever waits. Bounded like SmtpClient."""
+    """Collect complete replies; wake whoever waits. Bounded like SmtpClient.
+
+    One timer per connection: ``expire_at(deadline)`` moves the deadline of the current
+    step (connect, then each reply) and reuses the armed timer when it fires no later; a
+    timer that fires before the current deadline re-arms itself. The fast path (connect
+    and greeting well within their limits) thus costs one timer in all, not one per step
+    plus an asyncio.timeout scope. The instance is its own protocol factory."""
 
     __slots__ = ("transport", "buf", "lines", "nbytes", "waiter", "pending", "failure",
-                 "loop")
+                 "loop", "task", "expired", "deadline", "timer", "timer_at")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -536,6 +542,44 @@ class _Grab(asyncio.Protocol):
         self.waiter: asyncio.Future[None] | None = None
         self.pending: list[tuple[int, tuple[str, ...]]] = []  # complete replies, unread
         self.failure: tuple[BannerOutcome, str] | None = None
+        self.task: asyncio.Task[object] | None = None  # cancelled when connecting expires
+        self.expired = False  # the connect deadline passed (the cancel was ours)
+        self.deadline = 0.0  # loop time the current step ends
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
+
+    def __call__(self) -> _Grab:
+        return self  # create_connection's protocol factory
+
+    def expire_at(self, deadline: float) -> None:
+        self.deadline = deadline
+        timer = self.timer
+        if timer is None or self.timer_at > deadline:
+            if timer is not None:
+                timer.cancel()
+            self.timer = self.loop.call_at(deadline, self._expire)
+            self.timer_at = deadline
+
+    def stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _expire(self) -> None:
+        self.timer = None
+        # Fired for an earlier step's deadline (timers may also fire a hair early: the
+        # loops' clock resolution); the current step still has time.
+        if self.deadline - self.loop.time() > 0.001:
+            self.timer = self.loop.call_at(self.deadline, self._expire)
+            self.timer_at = self.deadline
+            return
+        if self.task is not None:
+            self.expired = True
+            self.task.cancel()
+            return
+        if self.failure is None:
+            self.failure = ("timeout", "no complete reply in time")
+        self._wake()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -604,22 +648,18 @@ class _Grab(asyncio.Protocol):
         self._wake()
 
     async def reply(self, timeout: float) -> tuple[int, tuple[str, ...]] | None:
-        """The next complete reply, or None (then ``failure`` says why)."""
+        """The next complete reply within ``timeout`` s, or None (``failure`` says why)."""
         if not self.pending and self.failure is None:
+            self.expire_at(self.loop.time() + timeout)
             self.waiter = self.loop.create_future()
-            handle = self.loop.call_later(timeout, self._timeout)
-            try:
-                await self.waiter
-            finally:
-                handle.cancel()
+            await self.waiter
         if self.pending:
             return self.pending.pop(0)
         return None
 
-    def _timeout(self) -> None:
-        if self.failure is None:
-            self.failure = ("timeout", "no complete reply in time")
-        self._wake()
+
+def _no_connection(outcome: BannerOutcome, message: str) -> BannerResult:
+    return BannerResult(outcome, None, (), None, (), None, (), None, None, message)
 
 
 async def grab_banner(
@@ -639,22 +679,37 @@ async def grab_banner(
                              or "\x00" in ehlo):
         raise ValueError("EHLO name must be ASCII without CR, LF or NUL")
     loop = asyncio.get_running_loop()
+    proto = _Grab(loop)
+    # The connect deadline cancels this task, like asyncio.timeout but sharing the one
+    # timer with the reply steps; uncancel() tells our cancel from anyone else's.
+    task = proto.task = asyncio.current_task()
+    assert task is not None
+    cancelling = task.cancelling()
     t0 = time.perf_counter()
+    proto.expire_at(loop.time() + connect_timeout)
     try:
-        async with asyncio.timeout(connect_timeout):
-            transport, proto = await loop.create_connection(lambda: _Grab(loop), host, port)
-    except TimeoutError:
-        return BannerResult("timeout", None, (), None, (), None, (), None, None,
-                            f"no connection within {connect_timeout:g} s")
+        transport, _ = await loop.create_connection(proto, host, port)
+    except asyncio.CancelledError:
+        proto.stop_timer()
+        if proto.expired and task.uncancel() <= cancelling:
+            return _no_connection("timeout", f"no connection within {connect_timeout:g} s")
+        raise
+    except TimeoutError:  # the OS gave up first (ETIMEDOUT)
+        proto.stop_timer()
+        return _no_connection("timeout", f"no connection within {connect_timeout:g} s")
     except ConnectionRefusedError:
-        return BannerResult("refused", None, (), None, (), None, (), None, None,
-                            "connection refused")
+        proto.stop_timer()
+        return _no_connection("refused", "connection refused")
     except (ConnectionResetError, ConnectionAbortedError) as exc:
-        return BannerResult("reset", None, (), None, (), None, (), None, None,
-                            f"connection reset: {exc}")
+        proto.stop_timer()
+        return _no_connection("reset", f"connection reset: {exc}")
     except OSError as exc:
-        return BannerResult("error", None, (), None, (), None, (), None, None,
-                            f"network error: {exc.strerror or exc}")
+        proto.stop_timer()
+        return _no_connection("error", f"network error: {exc.strerror or exc}")
+    except BaseException:
+        proto.stop_timer()
+        raise
+    proto.task = None  # connected: from now on the timer ends a reply step instead
     t1 = time.perf_counter()
     connect_ms = round((t1 - t0) * 1000.0, 3)
     try:
@@ -690,4 +745,5 @@ async def grab_banner(
         return BannerResult("answered", code, greeting, ehlo_code, ehlo_lines, help_code,
                             help_lines, connect_ms, greeting_ms, message)
     finally:
+        proto.stop_timer()
         transport.close()
