@@ -7,6 +7,7 @@ command palette (every tool on the current target, export).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
@@ -110,6 +111,15 @@ class MxScopeApp(App[None]):
             self.sub_title = self.banner_text
         self._active_pane = self.query_one(TabbedContent).active
         self._offer_target(self.current_tab)
+        self.call_after_refresh(self.freeze_heap)
+
+    def freeze_heap(self) -> None:
+        """Move everything alive now (the widget tree, styles, databases) out of the
+        collector's sight: full collections over a Textual app's many long-lived objects
+        stalled the event loop for up to ~60 ms during a survey. Garbage made later is still
+        collected as usual."""
+        gc.collect()
+        gc.freeze()
 
     # -- tabs -----------------------------------------------------------------------------
 
@@ -136,11 +146,12 @@ class MxScopeApp(App[None]):
         self._offer_target(self.current_tab)
 
     def action_switch_tab(self, tool: str) -> None:
+        """Show a tool's tab and put the cursor in its target field (also when already
+        there: the tab's key is the quickest way back to typing a target)."""
         pane = f"pane-{tool}"
         self.query_one(TabbedContent).active = pane
-        if pane != self._active_pane:
-            self._active_pane = pane
-            self._offer_target(self.tab(tool))
+        self._active_pane = pane
+        self._offer_target(self.tab(tool))
 
     def run_tool(self, tool: str, target: str | None = None) -> None:
         """Switch to a tool's tab and run it on ``target`` (default: the shared target)."""

@@ -15,10 +15,12 @@ from widgets.bar_chart import bar
 
 class DistributionPanel(Vertical):
     DEFAULT_CSS = """
-    DistributionPanel { height: auto; border: round $primary 40%; padding: 0 1; }
-    DistributionPanel > .distribution-title { text-style: bold; color: $text-accent; }
-    DistributionPanel > .distribution-note { color: $text-muted; }
-    DistributionPanel > DataTable { height: auto; max-height: 14; }
+    /* Fixed height: rows coming and going must not reflow the rest of the screen several
+       times a second. */
+    DistributionPanel { height: 17; border: round $primary 40%; padding: 0 1; }
+    DistributionPanel > .distribution-title { text-style: bold; color: $text-accent; height: 1; }
+    DistributionPanel > .distribution-note { color: $text-muted; height: 1; }
+    DistributionPanel > DataTable { height: 1fr; }
     """
 
     def __init__(self, title: str, *, max_rows: int = 10, bar_width: int = 18,
@@ -46,7 +48,8 @@ class DistributionPanel(Vertical):
         table.add_column("", key="bar", width=self.bar_width + 1)
 
     def set_note(self, text: str) -> None:
-        self.query_one(".distribution-note", Label).update(text)
+        # One fixed-height line: no layout pass needed for a new text.
+        self.query_one(".distribution-note", Label).update(text, layout=False)
 
     def set_data(self, data: Sequence[tuple[str, int]], total: int | None = None) -> None:
         """Rows sorted by count; percentages of ``total`` (default the sum of counts)."""

@@ -141,8 +141,8 @@ class SurveyTab(ToolTab):
     ]
 
     DEFAULT_CSS = """
-    SurveyTab #survey-summary { height: auto; padding: 0 1; }
-    SurveyTab #survey-panels { grid-size: 2 2; grid-gutter: 0 1; height: auto; }
+    SurveyTab #survey-summary { height: 1; padding: 0 1; }
+    SurveyTab #survey-panels { grid-size: 2 2; grid-gutter: 0 1; grid-rows: 17; height: 34; }
     SurveyTab #survey-past { height: auto; max-height: 10; display: none; }
     SurveyTab.-show-past #survey-past { display: block; }
     """
@@ -187,11 +187,6 @@ class SurveyTab(ToolTab):
     def offer(self, text: str) -> None:
         self.focus_input()
 
-    @property
-    def running(self) -> bool:
-        return self.survey is not None and self.survey.state in ("running", "paused",
-                                                                   "stopping")
-
     async def check(self, target: Target, settings: Settings) -> Any:
         raise TypeError("the survey tab starts surveys with Ctrl+S, not a single target")
 
@@ -234,6 +229,7 @@ class SurveyTab(ToolTab):
         self.verdict("running", f"Survey {'resumed' if resume_id else 'started'}: "
                                 f"{spec.kind} {spec.value or spec.count}, port {options.port}, "
                                 f"concurrency {options.concurrency}")
+        self.app.freeze_heap()  # type: ignore[attr-defined]  # the new survey's long-lived parts too
         self.worker = self.run_worker(self._run_survey(), group="survey", exclusive=True,
                                       exit_on_error=False, name="survey")
         return True
@@ -323,10 +319,11 @@ class SurveyTab(ToolTab):
     def _draw(self, s: StatsSnapshot) -> None:
         total = f" of {s.total:,}" if s.total else ""
         self.query_one("#survey-summary", Static).update(
-            f"[b]scanned[/b] {s.scanned:,}{total}   [b]no answer[/b] {s.no_answer:,}   "
-            f"[b]available[/b] {s.available:,}   [b]rate[/b] {s.rate:,.0f}/s   "
-            f"[b]ETA[/b] {_fmt_duration(s.eta_s)}   [b]elapsed[/b] "
-            f"{_fmt_duration(s.elapsed_s)}   [dim]skipped {s.skipped:,}[/dim]"
+            f"[b]scanned:[/b] {s.scanned:,}{total}  ·  [b]no answer:[/b] {s.no_answer:,}  ·  "
+            f"[b]available:[/b] {s.available:,}  ·  [b]rate:[/b] {s.rate:,.0f}/s  ·  "
+            f"[b]ETA:[/b] {_fmt_duration(s.eta_s)}  ·  [b]elapsed:[/b] "
+            f"{_fmt_duration(s.elapsed_s)}  ·  [dim]skipped: {s.skipped:,}[/dim]",
+            layout=False,  # a fixed one-line strip: sampling must not reflow the screen
         )
         bar = self.query_one(ProgressBar)
         if s.total:
