@@ -20,10 +20,10 @@ class DistributionPanel(Vertical):
     DistributionPanel { height: 17; border: round $primary 40%; padding: 0 1; }
     DistributionPanel > .distribution-title { text-style: bold; color: $text-accent; height: 1; }
     DistributionPanel > .distribution-note { color: $text-muted; height: 1; }
-    DistributionPanel > DataTable { height: 1fr; }
+    DistributionPanel > DataTable { height: 1fr; overflow-x: hidden; }
     """
 
-    def __init__(self, title: str, *, max_rows: int = 10, bar_width: int = 18,
+    def __init__(self, title: str, *, max_rows: int = 10, bar_width: int = 14,
                  others_label: str = "others", **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.title = title
@@ -42,7 +42,7 @@ class DistributionPanel(Vertical):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         # Fixed widths: the table must not jitter as counts grow several times a second.
-        table.add_column("", key="label", width=20)
+        table.add_column("", key="label", width=18)
         table.add_column("count", key="count", width=10)
         table.add_column("%", key="pct", width=6)
         table.add_column("", key="bar", width=self.bar_width + 1)
