@@ -266,6 +266,40 @@ def test_aggregate_counts_and_rebuilds_the_stats(store: SurveyStore) -> None:
     assert store.aggregate(empty)["first_scanned_at"] is None
 
 
+def test_a_failed_commit_leaves_memory_matching_the_file(tmp_path: Path) -> None:
+    # The watermark state changes in place as a batch is written; when the commit fails
+    # (here: a trigger aborts the second survey's UPDATE) it must be put back exactly, the
+    # buffer kept, and the next flush must store everything once.
+    path = tmp_path / "s.sqlite"
+    store = SurveyStore(path, batch_size=1000, flush_interval=3600)
+    a, b = store.create({}), store.create({})
+    for seq in (0, 1, 2, 5, 6, 9):
+        store.add(a, rec(seq))
+    store.flush()
+    for seq in (3, 4, 7, 5):  # closes the hole below 5 and 6; 5 again is a duplicate
+        store.add(a, rec(seq))
+    store.add(b, rec(0))
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TRIGGER fail BEFORE UPDATE OF watermark ON surveys "
+                   f"WHEN NEW.id = {b} BEGIN SELECT RAISE(ABORT, 'boom'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="boom"):
+        store.flush()
+    assert raw_count(path, a) == 6 and raw_count(path, b) == 0
+    assert store.pending == 5
+    # Every read flushes (and so retries) first: look at the bookkeeping itself.
+    progress = store._progress[a]
+    assert (progress.watermark, progress.above) == (2, {5, 6, 9})
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TRIGGER fail")
+    assert store.watermark(a) == 7 and store.done_seqs_after(a, 7) == {9}
+    assert store.watermark(b) == 0
+    info = store.get(a)
+    assert (info.stored, info.watermark) == (9, 7) and store.count(a) == 9
+    store.add(a, rec(8))
+    assert store.watermark(a) == 9 and store.done_seqs_after(a, 9) == set()
+    store.close()
+
+
 def test_delete(store: SurveyStore) -> None:
     sid = store.create({})
     keep = store.create({})
