@@ -293,16 +293,23 @@ async def _smtp(job: _Job, att: _Attempt, reader: asyncio.StreamReader,
         del att.transcript[MAX_TRANSCRIPT:]
 
 
-async def _pop3(job: _Job, att: _Attempt, reader: asyncio.StreamReader,
-                writer: asyncio.StreamWriter, verify_error: str) -> None:
-    settings = job.settings
-    client = _LineClient(reader, writer, settings.timeout, att.transcript)
+async def _greet(job: _Job, att: _Attempt, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> tuple[_LineClient, str]:
+    """A line client for POP3/IMAP and the server's greeting line (timed, kept as banner)."""
+    client = _LineClient(reader, writer, job.settings.timeout, att.transcript)
     sw = Stopwatch()
     try:
-        greeting = (await client.lines(lambda _l, _i: True, settings.greeting_timeout))[0]
+        greeting = (await client.lines(lambda _l, _i: True, job.settings.greeting_timeout))[0]
     finally:
         att.banner_ms = sw.ms()
         att.banner = next((t for d, t in att.transcript if d == "S"), "")[:MAX_BANNER]
+    return client, greeting
+
+
+async def _pop3(job: _Job, att: _Attempt, reader: asyncio.StreamReader,
+                writer: asyncio.StreamWriter, verify_error: str) -> None:
+    settings = job.settings
+    client, greeting = await _greet(job, att, reader, writer)
     if greeting.startswith("-ERR"):
         raise _Stop(Status.OK, "the server refuses sessions (-ERR)")
     if not greeting.startswith("+OK"):
@@ -346,13 +353,7 @@ def _imap_caps(lines: Sequence[str]) -> set[str]:
 async def _imap(job: _Job, att: _Attempt, reader: asyncio.StreamReader,
                 writer: asyncio.StreamWriter, verify_error: str) -> None:
     settings = job.settings
-    client = _LineClient(reader, writer, settings.timeout, att.transcript)
-    sw = Stopwatch()
-    try:
-        greeting = (await client.lines(lambda _l, _i: True, settings.greeting_timeout))[0]
-    finally:
-        att.banner_ms = sw.ms()
-        att.banner = next((t for d, t in att.transcript if d == "S"), "")[:MAX_BANNER]
+    client, greeting = await _greet(job, att, reader, writer)
     head = greeting.upper()
     if head.startswith("* BYE"):
         raise _Stop(Status.OK, "the server refuses sessions (BYE)")
