@@ -146,3 +146,45 @@ async def test_bad_form_values_are_shown_and_nothing_starts(world: LabWorld,
                 break
         if tab.survey is not None:
             assert tab.survey.stats.snapshot().scanned == 0
+
+
+async def test_past_surveys_reopen_and_resume(world: LabWorld, tmp_path: Path) -> None:
+    """A stopped survey is listed (Ctrl+L); selecting it resumes it to the end, and the
+    store then holds every target exactly once."""
+    db = tmp_path / "s.sqlite"
+    app = make_app(world, db)
+    async with app.run_test(size=SIZE) as pilot:
+        tab = await open_survey(pilot, app, rate="150")
+        await pilot.press("ctrl+s")
+        await pilot.pause(1.5)
+        await pilot.press("ctrl+x")
+        for _ in range(60):
+            await pilot.pause(0.1)
+            if not tab.running:
+                break
+        assert tab.survey is not None and tab.survey.state == "stopped"
+        first = tab.survey.stats.snapshot().scanned
+        assert 0 < first < 1024
+    app = make_app(world, db)  # a new session of the app, as after a restart
+    async with app.run_test(size=SIZE) as pilot:
+        tab = await open_survey(pilot, app, rate="0")
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        from textual.widgets import DataTable
+
+        past = app.query_one("#survey-past", DataTable)
+        assert past.row_count == 1
+        assert str(past.get_cell_at((0, 1))) == "stopped"
+        past.focus()
+        await pilot.press("enter")
+        for _ in range(300):
+            await pilot.pause(0.1)
+            if tab.survey is not None and not tab.running:
+                break
+        assert tab.survey is not None and tab.survey.state == "finished"
+        assert tab.survey.stats.snapshot().scanned == 1024
+    store = SurveyStore(db)
+    info = store.list()[0]
+    assert info.state == "finished" and info.stored == 1024
+    assert store.count(info.id) == 1024
+    store.close()
