@@ -250,6 +250,41 @@ async def test_connect_timeout() -> None:
     assert b.outcome == "timeout" and b.connect_ms is None
 
 
+@pytest.mark.parametrize(("ehlo", "help_", "quit_", "commands"), [
+    (None, False, True, ["QUIT"]),
+    (None, False, False, []),
+    ("probe.lab.test", False, True, ["EHLO probe.lab.test", "QUIT"]),
+    (None, True, True, ["HELP", "QUIT"]),
+    ("probe.lab.test", True, False, ["EHLO probe.lab.test", "HELP"]),
+])
+async def test_grab_dialogue_ends_with_quit_when_asked(ehlo, help_, quit_, commands) -> None:
+    # The last wanted reply ends the dialogue from inside the protocol: QUIT (or not)
+    # exactly once, after everything asked for, and the result is complete.
+    async with lab(SmtpProfile(preset="exim")) as srv:
+        b = await smtp.grab_banner("127.0.0.1", srv.port, connect_timeout=2,
+                                   greeting_timeout=2, ehlo=ehlo, help=help_, quit=quit_)
+        await settled(srv)
+    assert b.outcome == "answered" and b.code == 220 and b.message == ""
+    assert (b.ehlo_code == 250) is (ehlo is not None) and bool(b.ehlo) is (ehlo is not None)
+    assert (b.help_code is not None) is help_
+    assert srv.sessions[0].commands == commands
+
+
+async def test_replies_after_the_greeting_in_one_chunk_are_ignored() -> None:
+    # A server that sends its greeting and more in one segment: the greeting counts, the
+    # rest is not read as replies to commands never sent.
+    async with scripted(b"220 a.lab.test ESMTP\r\n250 unasked\r\nnot smtp\r\n",
+                        {"QUIT": b"221 bye\r\n"}) as (port, seen):
+        b = await smtp.grab_banner("127.0.0.1", port, connect_timeout=2, greeting_timeout=2)
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+    assert (b.outcome, b.code, b.greeting, b.message) == ("answered", 220,
+                                                          ("220 a.lab.test ESMTP",), "")
+    assert seen == ["QUIT"]
+
+
 def _live_grab_timers(loop: asyncio.AbstractEventLoop) -> list[object]:
     # The default loop's timer heap (private, but the only way to see a leaked handle).
     return [h for h in getattr(loop, "_scheduled", [])

@@ -528,13 +528,23 @@ class _Grab(asyncio.Protocol):
     step (connect, then each reply) and reuses the armed timer when it fires no later; a
     timer that fires before the current deadline re-arms itself. The fast path (connect
     and greeting well within their limits) thus costs one timer in all, not one per step
-    plus an asyncio.timeout scope. The instance is its own protocol factory."""
+    plus an asyncio.timeout scope. The instance is its own protocol factory.
+
+    ``last``: the reply being awaited is the last one wanted, so when it is complete the
+    protocol says QUIT (when ``quit``) and closes right in data_received, without waiting
+    for the coroutine to resume: the connection ends sooner, and a close inside the read
+    callback costs libuv (uvloop) one epoll_ctl less."""
 
     __slots__ = ("transport", "buf", "lines", "nbytes", "waiter", "pending", "failure",
-                 "loop", "task", "expired", "deadline", "timer", "timer_at")
+                 "loop", "task", "expired", "deadline", "timer", "timer_at", "last", "quit",
+                 "finished")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, last: bool = False,
+                 quit: bool = True) -> None:  # noqa: A002
         self.loop = loop
+        self.last = last
+        self.quit = quit
+        self.finished = False  # closed by us after the last reply (QUIT sent if asked)
         self.transport: asyncio.Transport | None = None
         self.buf = b""
         self.lines: list[str] = []  # lines of the reply being read
@@ -597,7 +607,7 @@ class _Grab(asyncio.Protocol):
         self._wake()
 
     def data_received(self, data: bytes) -> None:
-        if self.failure is not None:
+        if self.failure is not None or self.finished:
             return
         buf = self.buf + data if self.buf else data
         start = 0
@@ -628,12 +638,24 @@ class _Grab(asyncio.Protocol):
                 self.pending.append((code, tuple(self.lines)))
                 self.lines = []
                 self.nbytes = 0
+                if self.last:
+                    self._finish()
+                    return
                 self._wake()
         rest = buf[start:] if start else buf
         if len(rest) >= MAX_LINE:
             self._fail("error", f"reply line longer than {MAX_LINE} bytes")
             return
         self.buf = rest
+
+    def _finish(self) -> None:
+        self.finished = True
+        transport = self.transport
+        assert transport is not None  # data arrives only after connection_made
+        if self.quit:
+            transport.write(b"QUIT\r\n")
+        transport.close()
+        self._wake()
 
     def eof_received(self) -> bool | None:
         return None  # close our side too; connection_lost follows
@@ -679,10 +701,10 @@ async def grab_banner(
                              or "\x00" in ehlo):
         raise ValueError("EHLO name must be ASCII without CR, LF or NUL")
     loop = asyncio.get_running_loop()
-    proto = _Grab(loop)
+    proto = _Grab(loop, last=not ehlo and not help, quit=quit)
     # The connect deadline cancels this task, like asyncio.timeout but sharing the one
     # timer with the reply steps; uncancel() tells our cancel from anyone else's.
-    task = proto.task = asyncio.current_task()
+    task = proto.task = asyncio.current_task(loop)
     assert task is not None
     cancelling = task.cancelling()
     t0 = time.perf_counter()
@@ -727,6 +749,7 @@ async def grab_banner(
         message = ""
         if code // 100 == 2:
             if ehlo:
+                proto.last = not help
                 transport.write(b"EHLO " + ehlo.encode("ascii") + b"\r\n")
                 step = await proto.reply(greeting_timeout)
                 if step is None:
@@ -734,13 +757,14 @@ async def grab_banner(
                 else:
                     ehlo_code, ehlo_lines = step
             if help and not message:
+                proto.last = True
                 transport.write(b"HELP\r\n")
                 step = await proto.reply(greeting_timeout)
                 if step is None:
                     message = f"HELP: {proto.failure[1] if proto.failure else 'no reply'}"
                 else:
                     help_code, help_lines = step
-        if quit and proto.failure is None:
+        if quit and proto.failure is None and not proto.finished:
             transport.write(b"QUIT\r\n")
         return BannerResult("answered", code, greeting, ehlo_code, ehlo_lines, help_code,
                             help_lines, connect_ms, greeting_ms, message)
