@@ -10,6 +10,11 @@ same run, interleaved over several rounds:
   grab           tui.probes.smtp.grab_banner as the survey calls it: timeouts, whole
                  greeting parsed and bounded, QUIT, close
   grab-noquit    the same without QUIT
+  aiosmtplib     the library's way: SMTP(hostname, port, timeout=5, local_hostname=…,
+                 start_tls=False).connect() (TCP connect, then the greeting read within
+                 the timeout), then close() without QUIT — so compare it with grab-noquit.
+                 start_tls=False and local_hostname because connect() otherwise also sends
+                 EHLO (and STARTTLS) and asks socket.getfqdn() in a thread for the EHLO name
 
 Each run makes --grabs grabs at --concurrency, round-robin over the servers. Reported per
 client: grabs/s (best round: other processes share this machine), client CPU µs per grab
@@ -34,6 +39,8 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+import aiosmtplib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -123,10 +130,25 @@ async def grab_noquit(host: str, port: int) -> str:
     return result.outcome
 
 
+async def aiosmtp(host: str, port: int) -> str:
+    smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=5, local_hostname="bench.lab.test",
+                           start_tls=False)
+    try:
+        await smtp.connect()
+    except aiosmtplib.SMTPConnectResponseError:
+        return "rejected"
+    except aiosmtplib.SMTPException as exc:
+        return type(exc).__name__
+    finally:
+        smtp.close()
+    return "answered"
+
+
 CLIENTS: dict[str, Callable[[str, int], Awaitable[str]]] = {
     "ceiling": ceiling,
     "grab": grab,
     "grab-noquit": grab_noquit,
+    "aiosmtplib": aiosmtp,
 }
 
 
@@ -230,6 +252,9 @@ def main() -> None:
             print(f"  grab_banner / ceiling = {best['grab'] / best['ceiling']:.2f} grabs/s "
                   f"({verdict} the goal ≥ {GOAL}); CPU per grab ceiling/grab = "
                   f"{cpu['ceiling'] / cpu['grab']:.2f}")
+            print(f"  aiosmtplib / grab-noquit (neither sends QUIT) = "
+                  f"{best['aiosmtplib'] / best['grab-noquit']:.2f} grabs/s, "
+                  f"{cpu['aiosmtplib'] / cpu['grab-noquit']:.2f}× the CPU per grab")
         known, unknown = bench_identify()
         print(f"\nfingerprint.identify: {known:,.0f}/s on the rule examples, "
               f"{unknown:,.0f}/s on greetings that match no rule (every rule tried)")
