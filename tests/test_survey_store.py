@@ -12,10 +12,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tui.survey.record import Outcome, SurveyRecord
 from tui.survey.stats import SurveyStats
-from tui.survey.store import STATES, StoreError, SurveyStore
+from tui.survey.store import STATES, StoreError, SurveyStore, _Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -298,6 +300,41 @@ def test_a_failed_commit_leaves_memory_matching_the_file(tmp_path: Path) -> None
     store.add(a, rec(8))
     assert store.watermark(a) == 9 and store.done_seqs_after(a, 9) == set()
     store.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.integers(-1, 4), initial=st.sets(st.integers(0, 40), max_size=15),
+       batches=st.lists(st.tuples(st.sets(st.integers(0, 60), max_size=20), st.booleans()),
+                        max_size=12))
+def test_progress_runs_behave_like_a_set(start: int, initial: set[int],
+                                         batches: list[tuple[set[int], bool]]) -> None:
+    # The watermark bookkeeping keeps runs of seqs, not a set; against a plain set model:
+    # commits, commits undone (a failed transaction) and the state loaded on resume.
+    done = set(range(start + 1)) | initial
+    progress = _Progress(start, initial)
+
+    def check() -> None:
+        w = -1
+        while w + 1 in done:
+            w += 1
+        assert progress.watermark == w
+        assert progress.above == {s for s in done if s > w}
+        assert all(progress.has(s) is (s in done) for s in range(70))
+        pairs = list(zip(progress.starts, progress.ends, strict=True))
+        assert all(a <= b for a, b in pairs)
+        # Sorted and apart (adjacent runs would have been merged).
+        assert all(b + 1 < c for (_, b), (c, _) in zip(pairs, pairs[1:], strict=False))
+        assert not pairs or pairs[0][0] > w + 1
+
+    check()
+    for seqs, fails in batches:
+        fresh = {s for s in seqs if not progress.has(s)}
+        state = progress.commit(fresh)
+        if fails:
+            progress.undo(state)
+        else:
+            done |= fresh
+        check()
 
 
 def test_delete(store: SurveyStore) -> None:
