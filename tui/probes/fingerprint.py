@@ -148,11 +148,11 @@ class RuleSet:
         ehlo: str | Sequence[str] | None = None,
         help: str | Sequence[str] | None = None,  # noqa: A002 - the SMTP command's name
     ) -> MtaIdentity:
-        texts = tuple(
-            normalise(part) if used else ""
-            for part, used in zip((banner, ehlo, help), self._used, strict=True)
-        )
-        if not any(texts):
+        used = self._used
+        texts = (normalise(banner) if used[0] else "",
+                 normalise(ehlo) if used[1] and ehlo is not None else "",
+                 normalise(help) if used[2] and help is not None else "")
+        if not (texts[0] or texts[1] or texts[2]):
             return UNKNOWN
         return self._first(texts, self.candidates(texts))
 
@@ -294,6 +294,12 @@ def normalise(part: str | Sequence[str] | None) -> str:
     """Lines of one reply -> one string: reply codes stripped, CR removed, bounded."""
     if part is None:
         return ""
+    if type(part) is tuple and len(part) == 1 and type(part[0]) is str:
+        # One line (most greetings): what the loop below makes of it, without the loop.
+        line = part[0][:MAX_FIELD_CHARS].rstrip("\r")
+        if _CODE_PREFIX.match(line):
+            line = line[4:]
+        return line.strip()
     if isinstance(part, str):
         # Cut first: splitting a 10 MB greeting would copy it.
         lines: Sequence[str] = part[: MAX_FIELD_CHARS + 8 * MAX_FIELD_LINES].split("\n")
