@@ -24,8 +24,8 @@ from tui.survey import engine as engine_module
 from tui.survey.engine import Survey, SurveyOptions, TokenBucket
 from tui.survey.record import Outcome
 from tui.survey.stats import StatsSnapshot
-from tui.survey.store import SurveyStore
-from tui.survey.targets import Exclusions, SourceSpec
+from tui.survey.store import StoreError, SurveyStore
+from tui.survey.targets import Exclusions, SourceSpec, TargetItem
 
 ROOT = Path(__file__).resolve().parent.parent
 # Generous waits: a loaded machine must not turn a greeting into a timeout. Silent hosts
@@ -365,6 +365,39 @@ async def test_exceptions_inside_one_target_become_error_records(
     assert snap.open_relays == 0
     assert seen and seen[-1] == snap  # the observer got the final snapshot, and its
     # exception did not end the survey
+
+
+async def test_a_store_failure_while_recording_loses_no_target(geo_settings: Settings) -> None:
+    # Finished targets are recorded a batch at a time (_drain). If the store fails midway,
+    # the targets not yet recorded wait for the next drain: none lost, none counted twice.
+    class FlakyStore:
+        def __init__(self) -> None:
+            self.added: list = []
+            self.fail_next_at: int | None = 2
+
+        def add(self, survey_id: int, record: object) -> None:
+            if len(self.added) == self.fail_next_at:
+                self.fail_next_at = None
+                raise StoreError("disk full")
+            self.added.append(record)
+
+    store = FlakyStore()
+    survey = Survey(cidr("127.0.6.0/29"), geo_settings, options(25), store)  # type: ignore[arg-type]
+    greeting = BannerResult("answered", 220, ("220 mx.lab.test ESMTP Postfix",), None, (),
+                            None, (), 0.1, 0.2, "")
+    survey._in_flight = 5
+    survey._finished = [(TargetItem(i, f"127.0.6.{i}", "x"), greeting, None, None, 1.0, "")
+                        for i in range(5)]
+    with pytest.raises(StoreError):
+        survey._drain()
+    assert [r.seq for r in store.added] == [0, 1]
+    assert survey.stats.scanned == 2 and survey.in_flight == 3
+    assert [entry[0].seq for entry in survey._finished] == [2, 3, 4]
+    survey._drain()
+    assert [r.seq for r in store.added] == [0, 1, 2, 3, 4]
+    assert survey.stats.scanned == 5 and survey.in_flight == 0 and not survey._finished
+    assert {(r.outcome, r.category, r.scanned_at) for r in store.added} == {
+        (Outcome.ANSWERED, "Postfix", 1.0)}
 
 
 def test_token_bucket_spaces_slots() -> None:

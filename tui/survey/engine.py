@@ -18,6 +18,13 @@ async generator cannot be driven by two tasks at once). There is no task per tar
     → DNSBL check (dnsbl=True; answered hosts only; its own token bucket)
     → SurveyRecord → store.add + stats.add
 
+The network steps run in the workers; the rest (identify, GeoIP, the record, store and
+statistics) runs for a batch of finished targets at a time (``_drain``: every DRAIN_AT
+targets, every tick, at the end), so the rules, the GeoIP reader and the store stay in
+the CPU caches. Measured inside a running survey, identify() alone took 13 µs per greeting
+when called between network events, against 6 µs back to back. The statistics lag the
+network by at most DRAIN_AT targets or one tick (0.25 s).
+
 An exception inside one target becomes an ERROR record (and ``errors`` / ``last_error``);
 it never ends the survey. A failed relay or DNSBL step keeps the greeting's record
 (relay "error", dnsbl_listed None).
@@ -70,6 +77,7 @@ MAX_GREETING_CHARS = 1024  # kept per record: enough for any real greeting, boun
 MAX_CONCURRENCY = 50_000
 HOUSEKEEPING_S = 0.25  # store flush check and observer tick
 PREFETCH = 32  # targets pulled from the source per lock; dropped (rescanned) on stop
+DRAIN_AT = 64  # finished targets recorded together (see Survey._drain)
 PARAMS_VERSION = 1
 
 
@@ -256,6 +264,9 @@ class Survey:
         self._stopping = False
         self._forced = False
         self._in_flight = 0  # targets pulled whose record is not yet added
+        # Finished targets waiting for _drain: (item, result or None for an error,
+        # relay verdict, DNSBL count, scanned_at, error text).
+        self._finished: list[tuple[Any, ...]] = []
         self._exhausted = False
         self._lock = asyncio.Lock()
         self._queue: deque[TargetItem] = deque()  # pulled from the source, not yet taken
@@ -358,11 +369,14 @@ class Survey:
                 if isinstance(result, BaseException) and not isinstance(
                         result, asyncio.CancelledError):
                     raise result
+            self._drain()  # the last finished targets
         except BaseException as exc:
             for task in self._workers:
                 task.cancel()
             await asyncio.gather(*self._workers, return_exceptions=True)
             # Record what we can; the original exception is the one that matters.
+            with contextlib.suppress(Exception):
+                self._drain()
             if isinstance(exc, asyncio.CancelledError):
                 self.state = "stopped"
                 with contextlib.suppress(Exception):
@@ -411,6 +425,10 @@ class Survey:
     async def _housekeeping(self) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
+            try:
+                self._drain()  # quiet spells must not leave finished targets unrecorded
+            except Exception:  # kept for the next drain, which reports it for real
+                log.exception("survey: recording finished targets failed")
             if self.store is not None:
                 try:
                     self.store.flush_if_due()  # quiet spells must not leave records pending
@@ -455,8 +473,6 @@ class Survey:
         limiter = self._limiter
         queue = self._queue
         scan = self._scan
-        store, survey_id = self.store, self.survey_id
-        stats_add = self.stats.add
         while not self._stopping:
             if not run_event.is_set():
                 await run_event.wait()
@@ -476,27 +492,70 @@ class Survey:
                     return
             self._in_flight += 1
             try:
-                record = await scan(item)
+                finished = await scan(item)
             except Exception as exc:  # noqa: BLE001 - one target must never end the survey
-                self.errors += 1
-                self.last_error = f"{item.address}: {type(exc).__name__}: {exc}"
                 log.exception("survey: target %s failed", item.address)
-                record = SurveyRecord(item.seq, item.address, item.source, Outcome.ERROR,
-                                      scanned_at=time.time())
-            if store is not None:
-                store.add(survey_id, record)  # type: ignore[arg-type]
-            stats_add(record)
-            self._in_flight -= 1
+                finished = (item, None, None, None, time.time(), f"{type(exc).__name__}: {exc}")
+            batch = self._finished
+            batch.append(finished)
+            if len(batch) >= DRAIN_AT:
+                self._drain()
 
-    async def _scan(self, item: TargetItem) -> SurveyRecord:
+    async def _scan(self, item: TargetItem) -> tuple[Any, ...]:
+        """The network part of one target: the grab, then relay test and DNSBL check for
+        an answered host. The record is made later, by _drain."""
         options = self.options
         result = await self._grab(item.address, options.port,
                                   connect_timeout=options.connect_timeout,
                                   greeting_timeout=options.greeting_timeout,
                                   ehlo=self._ehlo, help=options.help)
+        relay_verdict: str | None = None
+        listed: int | None = None
         code = result.code
+        if code is not None and code // 100 == 2:
+            if options.relay:
+                relay_verdict = await self._relay(item.address)
+            if options.dnsbl:
+                listed = await self._dnsbl(item.address)
+        return item, result, relay_verdict, listed, time.time(), ""
+
+    def _drain(self) -> None:
+        """Record every finished target: SurveyRecord, store, statistics. Synchronous, so
+        a batch is recorded whole between two network events. If the store fails, the
+        targets not yet recorded stay for the next drain and the error propagates."""
+        batch = self._finished
+        if not batch:
+            return
+        self._finished = []
+        store, survey_id, stats_add = self.store, self.survey_id, self.stats.add
+        make = self._record
+        for index, (item, result, relay_verdict, listed, scanned_at, error) in enumerate(batch):
+            try:
+                record = make(item, result, relay_verdict, listed, scanned_at, error)
+            except Exception as exc:  # noqa: BLE001 - one target must never end the survey
+                log.exception("survey: target %s failed", item.address)
+                record = self._record(item, None, None, None, scanned_at,
+                                      f"{type(exc).__name__}: {exc}")
+            if store is not None:
+                try:
+                    store.add(survey_id, record)  # type: ignore[arg-type]
+                except BaseException:
+                    self._finished[:0] = batch[index:]
+                    raise
+            stats_add(record)
+            self._in_flight -= 1
+
+    def _record(self, item: TargetItem, result: BannerResult | None, relay_verdict: str | None,
+                listed: int | None, scanned_at: float, error: str) -> SurveyRecord:
         # SurveyRecord's fields by position, as _RECORD_ORDER (0.7 µs less per target
         # than by keyword).
+        if result is None:  # processing the target raised
+            self.errors += 1
+            self.last_error = f"{item.address}: {error}"
+            return SurveyRecord(item.seq, item.address, item.source, Outcome.ERROR, "",
+                                None, None, None, None, None, None, None, None, None,
+                                scanned_at)
+        code = result.code
         if code is None:  # no complete greeting: the cheap, common path
             outcome = Outcome.ANSWERED if result.outcome == "answered" else _OUTCOMES.get(
                 result.outcome, Outcome.ERROR)
@@ -504,23 +563,16 @@ class Survey:
             return SurveyRecord(item.seq, item.address, item.source, outcome,
                                 "\n".join(partial)[:MAX_GREETING_CHARS] if partial else "",
                                 None, None, None, None, None, None, None,
-                                result.connect_ms, result.greeting_ms, time.time())
+                                result.connect_ms, result.greeting_ms, scanned_at)
         outcome = Outcome.ANSWERED if code // 100 == 2 else Outcome.REJECTED
         mta = identify(result.greeting, result.ehlo or None, result.help or None)
         geo = self.geo
         country = geo.country(item.address) if geo is not None else None
-        relay_verdict: str | None = None
-        listed: int | None = None
-        if outcome is Outcome.ANSWERED:
-            if options.relay:
-                relay_verdict = await self._relay(item.address)
-            if options.dnsbl:
-                listed = await self._dnsbl(item.address)
         return SurveyRecord(
             item.seq, item.address, item.source, outcome,
             "\n".join(result.greeting)[:MAX_GREETING_CHARS],
             mta.category, mta.vendor, mta.product, mta.version, country, relay_verdict, listed,
-            result.connect_ms, result.greeting_ms, time.time(),
+            result.connect_ms, result.greeting_ms, scanned_at,
         )
 
     async def _relay(self, address: str) -> str:
