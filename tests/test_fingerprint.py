@@ -186,7 +186,11 @@ PATTERNS = [(rule.id, field, pattern) for rule in RULES.rules for field, pattern
 
 
 def _both(banner, ehlo=None, help_=None):
-    return RULES.identify(banner, ehlo, help_), RULES.identify_all_rules(banner, ehlo, help_)
+    fast = RULES.identify(banner, ehlo, help_)
+    # The survey's evidence-free variant must name the same MTA.
+    assert RULES.classify(banner, ehlo, help_) == (fast.category, fast.vendor, fast.product,
+                                                    fast.version)
+    return fast, RULES.identify_all_rules(banner, ehlo, help_)
 
 
 def test_prefilter_agrees_on_every_example_and_preset() -> None:

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 CATEGORIES: tuple[str, ...] = (
     "Sendmail",
@@ -69,6 +69,7 @@ class MtaIdentity:
 
 
 UNKNOWN = MtaIdentity(UNIDENTIFIED, None, None, None, None, 0.0, ())
+_UNKNOWN_FIELDS: tuple[str, None, None, None] = (UNIDENTIFIED, None, None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +157,22 @@ class RuleSet:
             return UNKNOWN
         return self._first(texts, self.candidates(texts))
 
+    def classify(
+        self,
+        banner: str | Sequence[str] | None,
+        ehlo: str | Sequence[str] | None = None,
+        help: str | Sequence[str] | None = None,  # noqa: A002 - the SMTP command's name
+    ) -> tuple[str, str | None, str | None, str | None]:
+        """identify()'s (category, vendor, product, version) only: what the survey keeps
+        per server, without formatting the evidence (a third of identify's time)."""
+        used = self._used
+        texts = (normalise(banner) if used[0] else "",
+                 normalise(ehlo) if used[1] and ehlo is not None else "",
+                 normalise(help) if used[2] and help is not None else "")
+        if not (texts[0] or texts[1] or texts[2]):
+            return _UNKNOWN_FIELDS
+        return self._first(texts, self.candidates(texts), brief=True)
+
     def identify_all_rules(
         self,
         banner: str | Sequence[str] | None,
@@ -168,8 +185,16 @@ class RuleSet:
             return UNKNOWN
         return self._first(texts, self._all)
 
-    def _first(self, texts: tuple[str, ...], cand: int) -> MtaIdentity:
-        """The first rule of ``cand`` (a bitmask in priority order) that matches."""
+    @overload
+    def _first(self, texts: tuple[str, ...], cand: int) -> MtaIdentity: ...
+
+    @overload
+    def _first(self, texts: tuple[str, ...], cand: int, brief: Literal[True]
+               ) -> tuple[str, str | None, str | None, str | None]: ...
+
+    def _first(self, texts: tuple[str, ...], cand: int, brief: bool = False) -> Any:
+        """The first rule of ``cand`` (a bitmask in priority order) that matches: an
+        MtaIdentity, or with ``brief`` its (category, vendor, product, version)."""
         rules = self.rules
         while cand:
             index = (cand & -cand).bit_length() - 1  # lowest set bit: highest priority
@@ -178,15 +203,18 @@ class RuleSet:
             found = _match(rule, texts)
             if found is None:
                 continue
-            version, evidence = found
+            version, matches = found
             if version is None:
-                version = self._version_elsewhere(rule, cand, texts, evidence)
+                version = self._version_elsewhere(rule, cand, texts, matches)
+            if brief:
+                return rule.category, rule.vendor, rule.product, version
+            evidence = tuple(f"{FIELDS[field]}: {m.group(0)!r}" for field, m in matches)
             return MtaIdentity(rule.category, rule.vendor, rule.product, version, rule.id,
-                               rule.confidence, tuple(evidence))
-        return UNKNOWN
+                               rule.confidence, evidence)
+        return _UNKNOWN_FIELDS if brief else UNKNOWN
 
     def _version_elsewhere(self, winner: Rule, cand: int, texts: tuple[str, ...],
-                           evidence: list[str]) -> str | None:
+                           matches: list[tuple[int, re.Match[str]]]) -> str | None:
         """A lower rule for the same product may see the version (e.g. sendmail's HELP);
         ``cand``: the candidate rules below the winner."""
         rules = self.rules
@@ -198,14 +226,16 @@ class RuleSet:
                 continue
             found = _match(rule, texts)
             if found is not None and found[0] is not None:
-                evidence.extend(found[1])
+                matches.extend(found[1])
                 return found[0]
         return None
 
 
-def _match(rule: Rule, texts: tuple[str, ...]) -> tuple[str | None, list[str]] | None:
+def _match(rule: Rule, texts: tuple[str, ...]
+           ) -> tuple[str | None, list[tuple[int, re.Match[str]]]] | None:
+    """(version, [(field, match) …]) when every pattern of ``rule`` matches."""
     version: str | None = None
-    evidence: list[str] = []
+    matches: list[tuple[int, re.Match[str]]] = []
     for field, pattern in rule.patterns:
         text = texts[field]
         if not text:
@@ -215,8 +245,8 @@ def _match(rule: Rule, texts: tuple[str, ...]) -> tuple[str | None, list[str]] |
             return None
         if version is None and "version" in pattern.groupindex:
             version = m.group("version") or None
-        evidence.append(f"{FIELDS[field]}: {m.group(0)!r}")
-    return version, evidence
+        matches.append((field, m))
+    return version, matches
 
 
 # -- the literal prefilter -------------------------------------------------------------
@@ -393,3 +423,12 @@ def identify(
 ) -> MtaIdentity:
     """Identify the MTA from its greeting (and, when known, its EHLO and HELP replies)."""
     return default_rules().identify(banner, ehlo, help)
+
+
+def classify(
+    banner: str | Sequence[str] | None,
+    ehlo: str | Sequence[str] | None = None,
+    help: str | Sequence[str] | None = None,  # noqa: A002 - the SMTP command's name
+) -> tuple[str, str | None, str | None, str | None]:
+    """identify()'s (category, vendor, product, version), without the evidence."""
+    return default_rules().classify(banner, ehlo, help)

@@ -13,12 +13,12 @@ async generator cannot be driven by two tasks at once). There is no task per tar
 (``rate`` targets/s) paces the pulls. Per target:
 
     grab_banner (connect → whole greeting → EHLO/HELP when asked → QUIT)
-    → fingerprint.identify → GeoLookup.country
+    → fingerprint.classify → GeoLookup.country
     → relay test (relay=True; answered hosts only; its own token bucket; never DATA)
     → DNSBL check (dnsbl=True; answered hosts only; its own token bucket)
     → SurveyRecord → store.add + stats.add
 
-The network steps run in the workers; the rest (identify, GeoIP, the record, store and
+The network steps run in the workers; the rest (fingerprint, GeoIP, the record, store and
 statistics) runs for a batch of finished targets at a time (``_drain``: every DRAIN_AT
 targets, every tick, at the end), so the rules, the GeoIP reader and the store stay in
 the CPU caches. Measured inside a running survey, identify() alone took 13 µs per greeting
@@ -54,7 +54,7 @@ from typing import Any, Literal, Protocol, TextIO
 from tui.config import Settings
 from tui.probes import dnsbl as dnsbl_probe
 from tui.probes import relay as relay_probe
-from tui.probes.fingerprint import identify
+from tui.probes.fingerprint import classify
 from tui.probes.geoip import GeoipDbError, GeoLookup
 from tui.probes.smtp import BannerResult, check_helo_name, grab_banner
 from tui.probes.target import parse_target
@@ -565,13 +565,14 @@ class Survey:
                                 None, None, None, None, None, None, None,
                                 result.connect_ms, result.greeting_ms, scanned_at)
         outcome = Outcome.ANSWERED if code // 100 == 2 else Outcome.REJECTED
-        mta = identify(result.greeting, result.ehlo or None, result.help or None)
+        category, vendor, product, version = classify(result.greeting, result.ehlo or None,
+                                                      result.help or None)
         geo = self.geo
         country = geo.country(item.address) if geo is not None else None
         return SurveyRecord(
             item.seq, item.address, item.source, outcome,
             "\n".join(result.greeting)[:MAX_GREETING_CHARS],
-            mta.category, mta.vendor, mta.product, mta.version, country, relay_verdict, listed,
+            category, vendor, product, version, country, relay_verdict, listed,
             result.connect_ms, result.greeting_ms, scanned_at,
         )
 
