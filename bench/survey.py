@@ -411,9 +411,10 @@ def bench_tui(args: argparse.Namespace, tmp: Path, *, delay: float, repeat: int,
                 seconds, _ = runner.run(ceiling(targets, port, concurrency))
                 best_ceiling = max(best_ceiling, len(targets) / seconds)
         for round_no in range(args.rounds):
-            # The app owns its loop (asyncio, as Textual runs it).
-            seconds, scanned, lateness, key_ms = asyncio.run(
-                tui_survey(source_file, port, concurrency, tmp))
+            # On the loop `mxscope` runs the app on (uvloop when installed, as run_app does).
+            with new_runner() as app_runner:
+                seconds, scanned, lateness, key_ms = app_runner.run(
+                    tui_survey(source_file, port, concurrency, tmp))
             assert scanned == len(targets)
             best_tui = max(best_tui, scanned / seconds)
             late.extend(lateness)

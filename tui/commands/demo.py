@@ -47,12 +47,9 @@ def command(check: bool) -> None:
                 click.echo(f"survey: {DEMO_INTERNET.network} port {world.internet.port} "
                            f"({DEMO_INTERNET.listeners} mail servers)")
             return
-        from tui.app import MxScopeApp
+        from tui.app import run_app
 
-        app = MxScopeApp(world.settings, examples=DEMO_EXAMPLES,
-                         banner="demo: loopback lab — try " + ", ".join(DEMO_EXAMPLES[:4]),
-                         survey_db=Path(tmp) / "surveys.sqlite",
-                         survey_source=DEMO_INTERNET.network,
-                         survey_port=world.internet.port if world.internet else None,
-                         survey_lab=True)
-        app.run()
+        run_app(world.settings, examples=DEMO_EXAMPLES,
+                banner="demo: loopback lab — try " + ", ".join(DEMO_EXAMPLES[:4]),
+                survey_db=Path(tmp) / "surveys.sqlite", survey_source=DEMO_INTERNET.network,
+                survey_port=world.internet.port if world.internet else None, survey_lab=True)
