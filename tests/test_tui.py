@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -212,6 +213,9 @@ async def test_export_writes_json_and_csv(app: MxScopeApp) -> None:
         await pilot.pause()
         files = sorted(app.export_dir.iterdir())
         assert [f.suffix for f in files] == [".csv", ".json"]
+        # The whole target and the time stamp stay in the name (dots are no suffix).
+        assert all(re.fullmatch(r"mxscope-dnsbl-127\.0\.3\.25-\d{8}T\d{6}Z", f.stem)
+                   for f in files), files
         doc = json.loads(files[1].read_text())
         assert doc["listed"] is True and doc["counts"]["listed"] == 3
         rows = list(csv.reader(files[0].open()))

@@ -176,8 +176,9 @@ class ToolTab(Vertical):
         directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = str(self.last_target or "result").replace(":", "_")
-        base = directory / f"mxscope-{self.tool}-{name}-{stamp}"
-        json_path = base.with_suffix(".json")
+        # Not with_suffix: the target's dots would make ".com-<stamp>" the suffix it replaces.
+        base = f"mxscope-{self.tool}-{name}-{stamp}"
+        json_path = directory / f"{base}.json"
         json_path.write_text(
             json.dumps(to_jsonable(self.result), indent=2, ensure_ascii=False) + "\n",
             encoding="utf-8",
@@ -188,6 +189,6 @@ class ToolTab(Vertical):
         writer.writerow(header)
         for row in rows:
             writer.writerow(["" if v is None else v for v in row])
-        csv_path = base.with_suffix(".csv")
+        csv_path = directory / f"{base}.csv"
         csv_path.write_text(buffer.getvalue(), encoding="utf-8")
         return [json_path, csv_path]
