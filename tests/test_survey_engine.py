@@ -423,3 +423,32 @@ def test_options_are_validated() -> None:
                                        relay=True, rate=None)
     assert (opts.port, opts.connect_timeout, opts.greeting_timeout, opts.relay,
             opts.rate) == (2525, 2.5, 2.5, True, 0.0)
+
+
+async def test_a_stop_with_targets_still_prefetched_is_stopped_not_finished(
+        geo_settings: Settings, tmp_path: Path) -> None:
+    """The whole source fits in the prefetch queue (it is exhausted at the first pull);
+    a stop then leaves targets unscanned, so the survey is resumable, not finished."""
+    refused = BannerResult("refused", None, (), None, (), None, (), None, None,
+                           "connection refused")
+    grabbed: list[str] = []
+    survey: Survey | None = None
+
+    async def grab(host: str, port: int, **_: object) -> BannerResult:
+        grabbed.append(host)
+        if len(grabbed) == 4 and survey is not None:
+            survey.stop()
+        await asyncio.sleep(0)
+        return refused
+
+    with SurveyStore(tmp_path / "s.sqlite") as store:
+        survey = Survey(cidr("127.0.8.0/28"), geo_settings, options(25, concurrency=1), store,
+                        grab=grab)
+        snap = await survey.run()
+        assert survey.state == "stopped" and snap.scanned == 4
+        survey_id = survey.survey_id
+        assert survey_id is not None and store.get(survey_id).state == "stopped"
+        survey = None
+        again = Survey.reopen(store, survey_id, geo_settings, grab=grab)
+        assert (await again.run()).scanned == 16 and again.state == "finished"
+        assert grabbed == [f"127.0.8.{i}" for i in range(16)]

@@ -392,7 +392,9 @@ class Survey:
             with contextlib.suppress(asyncio.CancelledError):
                 await housekeeping
             await self._close_iter()
-        abandoned = self._forced and self._in_flight > 0
+        # Targets left unscanned: the prefetch queue (the source may be exhausted with up
+        # to PREFETCH targets still waiting in it) and those a forced stop cancelled.
+        abandoned = bool(self._queue) or (self._forced and self._in_flight > 0)
         if self._stopping and (not self._exhausted or abandoned):
             self.state = "stopped"
             self._finish_store("stopped")
