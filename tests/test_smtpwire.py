@@ -206,6 +206,25 @@ async def test_client_failures(payload: bytes, hold: bool, error: type, status: 
     assert info.value.status is status
 
 
+@pytest.mark.parametrize("error", [ConnectionAbortedError(103, "Software caused connection abort"),
+                                   OSError(113, "No route to host"),
+                                   TimeoutError(110, "Connection timed out")])
+async def test_client_turns_any_lost_connection_into_a_wire_error(error: OSError) -> None:
+    # The transport hands the reader whatever error ended the connection (connection_lost);
+    # every one must come out as a SmtpWireError, which the probes turn into a result.
+    async with _Feeder() as feeder:
+        await feeder.payloads.put((b"220-first\r\n", True))
+        client = await SmtpClient.connect("127.0.0.1", feeder.port, connect_timeout=2,
+                                          timeout=2)
+        try:
+            client.reader.set_exception(error)
+            with pytest.raises(ConnectionClosed) as info:
+                await client.read_reply()
+            assert info.value.status is Status.RESET
+        finally:
+            await client.close()
+
+
 async def test_client_refuses_unsafe_arguments() -> None:
     async with _Feeder() as feeder:
         await feeder.payloads.put((b"220 hi\r\n", True))

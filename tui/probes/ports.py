@@ -44,6 +44,7 @@ from tui.probes.smtpwire import (
     UnsafeArgument,
     decode_line,
     ehlo_capabilities,
+    read_line,
 )
 from tui.probes.target import Target
 from tui.probes.tlsinfo import TlsContexts, TlsInfo, TlsSetupError
@@ -143,18 +144,7 @@ class _LineClient:
         self.transcript = transcript
 
     async def _line(self) -> str:
-        try:
-            raw = await self.reader.readuntil(b"\n")
-        except asyncio.LimitOverrunError:
-            raise ReplyTooLarge(f"line longer than {MAX_LINE} bytes") from None
-        except asyncio.IncompleteReadError as exc:
-            if exc.partial:
-                _note(self.transcript, "S", decode_line(exc.partial))
-            raise ConnectionClosed("connection closed by the server") from None
-        except (ConnectionResetError, BrokenPipeError) as exc:
-            raise ConnectionClosed(f"connection reset: {exc}") from None
-        except ssl.SSLError as exc:
-            raise SmtpWireError(f"TLS error: {exc.reason or exc}") from None
+        raw = await read_line(self.reader, lambda text: _note(self.transcript, "S", text))
         text = decode_line(raw)
         _note(self.transcript, "S", text)
         return text

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -119,6 +120,25 @@ def parse_line(line: str) -> tuple[int, bool, str]:
     return code, sep == "-", line[4:]
 
 
+async def read_line(reader: asyncio.StreamReader, on_partial: Callable[[str], None]) -> bytes:
+    """One line (the stream's limit bounds it); every way the read can fail becomes a
+    SmtpWireError. A last line without its newline goes to ``on_partial`` first."""
+    try:
+        return await reader.readuntil(b"\n")
+    except asyncio.LimitOverrunError:
+        raise ReplyTooLarge(f"reply line longer than {MAX_LINE} bytes") from None
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial:
+            on_partial(decode_line(exc.partial))
+        raise ConnectionClosed("connection closed by the server") from None
+    except (ConnectionResetError, BrokenPipeError) as exc:
+        raise ConnectionClosed(f"connection reset: {exc}") from None
+    except ssl.SSLError as exc:
+        raise SmtpWireError(f"TLS error: {exc.reason or exc}") from None
+    except OSError as exc:  # aborted, unreachable, timed out in the kernel …
+        raise ConnectionClosed(f"connection lost: {exc.strerror or exc}") from None
+
+
 def parse_reply(lines: list[str]) -> Reply:
     """A complete reply from its lines (all sharing one code, the last without '-')."""
     if not lines:
@@ -184,19 +204,7 @@ class SmtpClient:
             self.transcript.append((direction, text))
 
     async def _readline(self) -> bytes:
-        try:
-            line = await self.reader.readuntil(b"\n")
-        except asyncio.LimitOverrunError:
-            raise ReplyTooLarge(f"reply line longer than {MAX_LINE} bytes") from None
-        except asyncio.IncompleteReadError as exc:
-            if exc.partial:
-                self._note("S", decode_line(exc.partial))
-            raise ConnectionClosed("connection closed by the server") from None
-        except (ConnectionResetError, BrokenPipeError) as exc:
-            raise ConnectionClosed(f"connection reset: {exc}") from None
-        except ssl.SSLError as exc:
-            raise SmtpWireError(f"TLS error: {exc.reason or exc}") from None
-        return line
+        return await read_line(self.reader, lambda text: self._note("S", text))
 
     async def read_reply(self, timeout: float | None = None) -> Reply:
         """Read one whole reply within ``timeout`` (whole-reply deadline, not per byte)."""
@@ -239,6 +247,8 @@ class SmtpClient:
             raise ReplyTimeout("the server stopped reading") from None
         except (ConnectionResetError, BrokenPipeError) as exc:
             raise ConnectionClosed(f"connection reset: {exc}") from None
+        except OSError as exc:
+            raise ConnectionClosed(f"connection lost: {exc.strerror or exc}") from None
 
     async def command(self, line: str, timeout: float | None = None) -> Reply:
         await self.send(line)
