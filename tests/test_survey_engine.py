@@ -452,3 +452,48 @@ async def test_a_stop_with_targets_still_prefetched_is_stopped_not_finished(
         again = Survey.reopen(store, survey_id, geo_settings, grab=grab)
         assert (await again.run()).scanned == 16 and again.state == "finished"
         assert grabbed == [f"127.0.8.{i}" for i in range(16)]
+
+
+async def test_the_exclusion_file_is_honoured_on_resume_and_beside_explicit_exclusions(
+        geo_settings: Settings, tmp_path: Path) -> None:
+    """A resumed survey keeps its stored exclusions (the seqs depend on them), but an
+    address the exclusion file lists now (added after the start) is still never scanned;
+    a new survey given exclusions by its caller skips the file's entries too."""
+    refused = BannerResult("refused", None, (), None, (), None, (), None, None,
+                           "connection refused")
+    grabbed: list[str] = []
+    survey: Survey | None = None
+
+    async def grab(host: str, port: int, **_: object) -> BannerResult:
+        grabbed.append(host)
+        if len(grabbed) == 4 and survey is not None:
+            survey.stop()  # stop mid-way, as Ctrl-C would
+        await asyncio.sleep(0)
+        return refused
+
+    exclude = tmp_path / "exclude.txt"
+    exclude.write_text("127.0.8.10\n127.0.8.12/31  # asked us not to, after the start\n")
+    with SurveyStore(tmp_path / "s.sqlite") as store:
+        survey = Survey(cidr("127.0.8.0/28"), geo_settings, options(25, concurrency=1), store,
+                        grab=grab)
+        await survey.run()
+        assert survey.state == "stopped" and grabbed == [f"127.0.8.{i}" for i in range(4)]
+        survey_id = survey.survey_id
+        assert survey_id is not None
+
+        grabbed.clear()
+        survey = None
+        again = Survey.reopen(store, survey_id, geo_settings.replace(
+            survey_exclude_file=str(exclude)), grab=grab)
+        snap = await again.run()
+        assert again.state == "finished"
+        assert grabbed == [f"127.0.8.{i}" for i in (4, 5, 6, 7, 8, 9, 11, 14, 15)]
+        assert snap.skipped_by_reason == {"excluded": 3}
+        assert store.count(survey_id) == 13
+
+    grabbed.clear()
+    fresh = Survey(cidr("127.0.8.0/28"), geo_settings.replace(survey_exclude_file=str(exclude)),
+                   options(25, concurrency=1), None, exclusions=Exclusions(["127.0.8.0/30"]),
+                   grab=grab)
+    await fresh.run()
+    assert grabbed == [f"127.0.8.{i}" for i in (4, 5, 6, 7, 8, 9, 11, 14, 15)]

@@ -219,8 +219,20 @@ class Survey:
         self.options = options
         self.store = store
         self.survey_id = survey_id
-        if exclusions is None and settings.survey_exclude_file:
-            exclusions = Exclusions.from_file(settings.survey_exclude_file)
+        # The exclusion file is honoured whatever the caller passed. A new survey folds it
+        # into its exclusions (stored with the params). A resumed one keeps its stored
+        # exclusions, because the seq numbers depend on them, and skips addresses the file
+        # excludes now on top (entries added since: someone asked not to be scanned); their
+        # seqs stay unstored, which holds the store's watermark but never scans them.
+        self._late_exclusions: Exclusions | None = None
+        if settings.survey_exclude_file:
+            current = Exclusions.from_file(settings.survey_exclude_file)
+            if exclusions is None:
+                exclusions = current
+            elif current and survey_id is None:
+                exclusions = Exclusions((*exclusions.networks, *current.networks))
+            elif current:
+                self._late_exclusions = current
         self.exclusions = exclusions
         self.geo = geo if geo is not None else _default_geo(settings)
         self.stdin = stdin
@@ -450,6 +462,7 @@ class Survey:
             iterator = self._iter
             assert iterator is not None
             skip_upto, skip_seqs = self._skip_upto, self._skip_seqs
+            late = self._late_exclusions
             while not queue and not self._exhausted and not self._stopping:
                 for _ in range(PREFETCH):
                     try:
@@ -462,6 +475,9 @@ class Survey:
                         continue  # resume: committed before
                     if skip_seqs and seq in skip_seqs:
                         skip_seqs.discard(seq)
+                        continue
+                    if late is not None and (reason := late.match(item.address)) is not None:
+                        self._on_skip(item.address, reason)
                         continue
                     queue.append(item)
             if queue and not self._stopping:
