@@ -502,6 +502,17 @@ async def test_bad_helo_setting_is_a_programming_error() -> None:
                                ehlo="x\r\nRSET")
 
 
+async def test_helo_setting_is_sent_in_its_checked_form() -> None:
+    # An IDN setting passes check_helo_name; what goes on the wire is its A-label form
+    # (the raw name would be refused as non-ASCII mid-dialogue and escape the probe).
+    async with lab(SmtpProfile(preset="exim")) as srv:
+        r = await smtp.run(target(), settings_for(helo_name="Bücher.Lab.Test.", smtp_help=False),
+                           port=srv.port, resolve_ptr=False)
+        await settled(srv)
+    assert r.status is Status.OK and r.ehlo_code == 250, r.message
+    assert srv.sessions[0].commands == ["EHLO xn--bcher-kva.lab.test", "QUIT"]
+
+
 # -- CLI --------------------------------------------------------------------------------------------
 
 

@@ -308,7 +308,7 @@ async def _resolve(target: Target, settings: Settings) -> tuple[list[str], Statu
 
 
 async def _dialogue(state: _Run, address: str, port: int, target: Target, settings: Settings,
-                    implicit_tls: bool) -> None:
+                    implicit_tls: bool, helo: str) -> None:
     sw = Stopwatch()
     try:
         client = await SmtpClient.connect(
@@ -353,7 +353,7 @@ async def _dialogue(state: _Run, address: str, port: int, target: Target, settin
             state.rejected = True
             state.message = f"greeting rejected: {greeting.code} {greeting.first}".rstrip()
             return
-        await _hello(state, client, settings)
+        await _hello(state, client, helo)
         if state.status is not Status.OK or state.ehlo_code == 421:
             return  # 421: the server is closing the channel; nothing more to ask
         if settings.smtp_help:
@@ -374,9 +374,9 @@ async def _dialogue(state: _Run, address: str, port: int, target: Target, settin
         state.transcript = tuple(client.transcript or ())
 
 
-async def _hello(state: _Run, client: SmtpClient, settings: Settings) -> None:
+async def _hello(state: _Run, client: SmtpClient, helo: str) -> None:
+    """EHLO (HELO after a 5xx) with ``helo``, a name check_helo_name returned."""
     assert client.transcript is not None
-    helo = settings.helo_name
     sw = Stopwatch()
     try:
         mark = len(client.transcript)
@@ -422,7 +422,9 @@ async def run(
     validates user input first)."""
     if not 0 < port < 65536:
         raise ValueError(f"port {port} is not a TCP port")
-    check_helo_name(settings.helo_name)
+    # The checked form is what goes on the wire: an IDN in its A-label form, no stray
+    # spaces or trailing dot (the raw setting would be refused by SmtpClient as non-ASCII).
+    helo = check_helo_name(settings.helo_name)
     total = Stopwatch()
     state = _Run()
     addresses: list[str]
@@ -440,7 +442,7 @@ async def run(
     ptr_task = (asyncio.ensure_future(_ptr_match(address, settings)) if resolve_ptr
                 else None)
     try:
-        await _dialogue(state, address, port, target, settings, implicit_tls)
+        await _dialogue(state, address, port, target, settings, implicit_tls, helo)
         ptr_found = await ptr_task if ptr_task is not None else None
     finally:
         if ptr_task is not None and not ptr_task.done():
