@@ -80,6 +80,23 @@ async def test_silent_server_and_address_target(world: LabWorld) -> None:
     assert result.cells[0].level == "fail"
 
 
+async def test_problem_on_an_ipv6_address_is_named_whole() -> None:
+    # The verdict line lists "check on address"; an IPv6 address holds colons itself.
+    import socket
+
+    from tui.config import Settings
+
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        closed = s.getsockname()[1]
+    settings = Settings(nameservers=("127.0.0.1:9",), smtp_port=closed, connect_timeout=2.0,
+                        dns_timeout=0.5)
+    result = await diagnose.run(parse_target("::1"), settings, checks=("smtp",))
+    assert result.cells[0].level == "fail"
+    assert result.problems[0].startswith("smtp on ::1: ")
+    assert result.message.endswith("1 problem(s) — smtp on ::1"), result.message
+
+
 async def test_unknown_check_is_a_programming_error(world: LabWorld) -> None:
     with pytest.raises(ValueError, match="unknown checks"):
         await diagnose.run(parse_target("lab.test"), world.settings, checks=("nope",))

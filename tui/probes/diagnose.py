@@ -143,19 +143,20 @@ SUMMARIES: dict[str, Callable[[Any], tuple[Level, str]]] = {
 }
 
 
-def _checks(settings: Settings, names: dict[str, str]) -> dict[
-        str, tuple[Callable[[Target], Awaitable[Any]], Callable[[Any], tuple[Level, str]]]]:
-    """The check table; ``names`` maps an address to its MX name for certificate checks."""
+def _checks(settings: Settings, names: dict[str, str]
+            ) -> dict[str, Callable[[Target], Awaitable[Any]]]:
+    """How each check runs; ``names`` maps an address to its MX name for certificate checks.
+    SUMMARIES judges the results."""
     return {
-        "ping": (lambda t: ping.run(t, settings, count=PING_COUNT,
-                                    interval=min(settings.ping_interval, 0.2)), _ping),
-        "rdns": (lambda t: rdns.run(t, settings), _rdns),
-        "whois": (lambda t: whois.run(t, settings), _whois),
-        "geoip": (lambda t: geoip.run(t, settings), _geoip),
-        "ports": (lambda t: ports.run(t, settings, expected_host=names.get(t.text)), _ports),
-        "smtp": (lambda t: smtp.run(t, settings, port=settings.smtp_port), _smtp),
-        "relay": (lambda t: relay.run(t, settings), _relay),
-        "dnsbl": (lambda t: dnsbl.run(t, settings), _dnsbl),
+        "ping": lambda t: ping.run(t, settings, count=PING_COUNT,
+                                   interval=min(settings.ping_interval, 0.2)),
+        "rdns": lambda t: rdns.run(t, settings),
+        "whois": lambda t: whois.run(t, settings),
+        "geoip": lambda t: geoip.run(t, settings),
+        "ports": lambda t: ports.run(t, settings, expected_host=names.get(t.text)),
+        "smtp": lambda t: smtp.run(t, settings, port=settings.smtp_port),
+        "relay": lambda t: relay.run(t, settings),
+        "dnsbl": lambda t: dnsbl.run(t, settings),
     }
 
 
@@ -240,7 +241,7 @@ async def run(
     cells: list[Cell] = []
 
     async def one(ip: str, check: str) -> None:
-        run_check, summarise = table[check]
+        run_check, summarise = table[check], SUMMARIES[check]
         async with gate:
             try:
                 result = await run_check(parse_target(ip))
@@ -257,14 +258,14 @@ async def run(
     order = {(ip, check): i for i, (ip, check) in
              enumerate((ip, c) for ip in ips for c in checks)}
     cells.sort(key=lambda c: order[(c.ip, c.check)])
-    problems = tuple(
-        f"{c.check} on {c.ip}: {c.summary}" for c in cells if c.level == "fail"
-    )
+    failed = [c for c in cells if c.level == "fail"]
+    problems = tuple(f"{c.check} on {c.ip}: {c.summary}" for c in failed)
     worst = max((_RANK[c.level] for c in cells), default=0)
     hosts_text = f"{len(ips)} address{'es' if len(ips) != 1 else ''}"
     if worst == 2:
+        # Not problems split at ':' — an IPv6 address has colons of its own.
         message = f"{hosts_text} checked: {len(problems)} problem(s) — " + "; ".join(
-            p.split(':')[0] for p in problems)
+            f"{c.check} on {c.ip}" for c in failed)
     elif worst == 1:
         message = f"{hosts_text} checked: warnings, no hard failures"
     else:
