@@ -86,6 +86,20 @@ async def test_verdict_banner_levels() -> None:
             banner.show("purple", "x")  # type: ignore[arg-type]
 
 
+async def test_bracketed_text_is_shown_as_typed() -> None:
+    # Server replies and typed targets are not markup: "[/x]" must neither raise nor vanish.
+    banner = VerdictBanner()
+    field = TargetField(lambda text: f"{text!r} is no host")
+    async with Harness(banner, field).run_test() as pilot:
+        banner.show("fail", "550 [/bold] [b]no[/b]")
+        assert "550 [/bold] [b]no[/b]" in str(banner.render())
+        field.value = "[/x]"
+        await pilot.pause()  # the Changed message clears an error; let it pass first
+        assert not field.check()
+        await pilot.pause()
+        assert "'[/x]' is no host" in str(field.query_one(".target-error").render())
+
+
 async def test_kv_panel() -> None:
     panel = KeyValuePanel()
     async with Harness(panel).run_test():

@@ -77,7 +77,8 @@ class TargetField(Vertical):
 
     def compose(self) -> ComposeResult:
         yield HistoryInput(placeholder=self._placeholder, id="target-input")
-        yield Label("", classes="target-error")
+        # Plain text: the reason quotes what was typed, which is no markup.
+        yield Label("", classes="target-error", markup=False)
 
     @property
     def input(self) -> HistoryInput:

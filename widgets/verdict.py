@@ -33,6 +33,9 @@ class VerdictBanner(Static):
     """
 
     def __init__(self, text: str = "", level: Level = "idle", **kwargs: object) -> None:
+        # Plain text: verdicts quote servers and user input, where "[/x]" is no markup (and
+        # a markup error would end the app).
+        kwargs.setdefault("markup", False)
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.level: Level = level
         self.text = text

@@ -84,7 +84,7 @@ class SurveyForm(Vertical):
             yield Checkbox("relay test", id="survey-relay")
             yield Checkbox("DNSBL", id="survey-dnsbl")
             yield Checkbox("lab: allow 127.0.0.0/8", self._lab, id="survey-loopback")
-        yield Label("", classes="form-error")
+        yield Label("", classes="form-error", markup=False)  # quotes what was typed
 
     def show_error(self, text: str) -> None:
         self.query_one(".form-error", Label).update(text)
