@@ -155,3 +155,13 @@ def test_cli_text_json_and_exit_codes(tmp_path: Path, monkeypatch: pytest.Monkey
         assert code == 2 and "error" in out
         code, out = _cli(world, "missing.lab.test")
         assert code == 1, out
+
+
+def test_cli_render_escapes_server_text() -> None:
+    from tui.commands import diagnose as diagnose_cmd
+
+    cell = diagnose.Cell("127.0.0.1", "smtp", "info", "Postfix — 220 \x1b]0;pwned\x07", None)
+    result = diagnose.DiagnoseResult("127.0.0.1", Status.OK, "1 address checked: all good",
+                                     None, (), (cell,), (), 1.0)
+    out = diagnose_cmd.render(result)
+    assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;pwned\\x07" in out

@@ -648,3 +648,13 @@ async def test_lab_line_bound(certs: LabCerts) -> None:
         rest = await asyncio.wait_for(reader.read(), 5)
         writer.close()
         assert rest == b"" and srv.sessions[0].closed_by == "server"
+
+
+def test_cli_render_escapes_server_text() -> None:
+    from tui.commands import ports as ports_cmd
+    from tui.probes.base import Stopwatch
+
+    result = ports._empty(parse_target("127.0.0.1"), None, "127.0.0.1",
+                          Status.ERROR, "\x1b[31mred", None, Stopwatch())
+    out = ports_cmd.render(result)
+    assert "\x1b" not in out and "\\x1b[31mred" in out

@@ -760,3 +760,14 @@ def test_cli_connection_failure_exits_1() -> None:
         exit_code, out, _err = invoke("127.0.0.1", "--port", str(s.getsockname()[1]))
     assert exit_code == 1
     assert "verdict: INCONCLUSIVE" in out and "refused" in out
+
+
+def test_cli_render_escapes_server_text() -> None:
+    # A hostile reply must not drive the user's terminal (ESC sequences, bells).
+    from tui.commands import relay as relay_cmd
+
+    v = relay.VariantResult("bang", "relay", "UUCP bang path", "<>", "<ext!user>",
+                            relay.Outcome.REJECTED, "rcpt", 550, None,
+                            "550 \x1b[2Jno\x07", 1.0)
+    line = relay_cmd.render_variant(v)
+    assert "\x1b" not in line and "\x07" not in line and "\\x1b[2Jno\\x07" in line

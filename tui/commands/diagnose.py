@@ -17,6 +17,7 @@ from tui.cli import (
     settings_options,
     target_or_exit,
 )
+from tui.commands.smtp import printable  # server text may carry terminal escapes
 from tui.probes import diagnose
 from tui.probes.base import Status
 
@@ -27,15 +28,15 @@ def render(result: diagnose.DiagnoseResult) -> str:
     lines = [f"Diagnose {result.target}"]
     for host in result.mx:
         pref = f"MX {host.preference:>3}" if host.preference is not None else "host  "
-        addrs = ", ".join(host.addresses) or f"{host.status}: {host.message}"
+        addrs = ", ".join(host.addresses) or f"{host.status}: {printable(host.message)}"
         lines.append(f"  {pref} {host.name} → {addrs}")
     current = None
     for cell in result.cells:
         if cell.ip != current:
             current = cell.ip
             lines.append(f"\n  {cell.ip}")
-        lines.append(f"    {_MARK[cell.level]} {cell.check:<6} {cell.summary}")
-    lines.append(f"\n{result.message}")
+        lines.append(f"    {_MARK[cell.level]} {cell.check:<6} {printable(cell.summary, 1000)}")
+    lines.append(f"\n{printable(result.message, 1000)}")
     return "\n".join(lines)
 
 

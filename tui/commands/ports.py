@@ -22,6 +22,7 @@ from tui.cli import (
     settings_options,
     target_or_exit,
 )
+from tui.commands.smtp import printable  # server text may carry terminal escapes
 from tui.probes import ports as probe
 from tui.probes import tlsinfo
 from tui.probes.base import Status
@@ -72,12 +73,11 @@ def render(result: probe.PortsResult) -> str:
     shown = result.target if result.address in (None, result.target) else \
         f"{result.target} ({result.address})"
     if not result.ports:
-        return f"ports {shown}: {result.status.value}: {result.message}"
+        return f"ports {shown}: {result.status.value}: {printable(result.message, 1000)}"
     header = ("PORT", "SERVICE", "STATE", "MS", "TLS", "CERT EXPIRY", "BANNER")
     rows = [header]
     for r in result.ports:
-        banner = r.banner if len(r.banner) <= BANNER_WIDTH else \
-            r.banner[: BANNER_WIDTH - 1] + "…"
+        banner = printable(r.banner, BANNER_WIDTH - 1)
         rows.append((str(r.port), r.service, r.state, _ms(r.connect_ms), _tls_cell(r),
                      _expiry_cell(r), banner or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
@@ -86,13 +86,13 @@ def render(result: probe.PortsResult) -> str:
         cells = [row[i].rjust(widths[i]) if i == 3 else row[i].ljust(widths[i])
                  for i in range(len(widths))]
         lines.append("  ".join(cells + [row[-1]]).rstrip())
-    notes = [f"  {r.port} {r.service}: {r.message}" for r in result.ports
+    notes = [f"  {r.port} {r.service}: {printable(r.message, 1000)}" for r in result.ports
              if r.tls_problem or (r.state == "open" and r.status is not Status.OK)]
     if notes:
         lines.append("")
         lines.extend(notes)
     lines.append("")
-    lines.append(f"verdict: {result.message}")
+    lines.append(f"verdict: {printable(result.message, 4000)}")
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ from tui.cli import (
     settings_options,
     target_or_exit,
 )
+from tui.commands.smtp import printable  # server text may carry terminal escapes
 from tui.probes import relay as probe
 from tui.probes.address import AddressError
 
@@ -34,14 +35,10 @@ EXIT_BY_VERDICT = {
 }
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def render_variant(v: probe.VariantResult) -> str:
     code = str(v.code) if v.code is not None else "---"
     tag = "(control) " if v.kind == "control" else ""
-    reply = f": {_clip(v.reply, REPLY_WIDTH)}" if v.reply else ""
+    reply = f": {printable(v.reply, REPLY_WIDTH - 1)}" if v.reply else ""
     return (f"{v.outcome.value:<22} {code:>3}  {v.id:<14} {tag}"
             f"{v.mail_from} -> {v.rcpt_to}{reply}")
 
@@ -55,20 +52,20 @@ def render_server(result: probe.RelayResult) -> str:
     lines = [f"server: {where} port {result.port}, {tls}, "
              f"{result.commands_sent} commands sent"]
     if result.greeting:
-        lines.append(f"greeting: {_clip(result.greeting.splitlines()[-1], 100)}")
+        lines.append(f"greeting: {printable(result.greeting.splitlines()[-1], 99)}")
     return "\n".join(lines)
 
 
 def render_verdict(result: probe.RelayResult) -> str:
     label = result.verdict.value.replace("-", " ").upper()
-    lines = [f"verdict: {label} - {result.message}"]
+    lines = [f"verdict: {label} - {printable(result.message, 1000)}"]
     if result.status.value != "ok":
         lines.append(f"status: {result.status.value}")
     return "\n".join(lines)
 
 
 def render_transcript(result: probe.RelayResult) -> str:
-    return "\n".join(f"{d}: {line}" for d, line in result.transcript)
+    return "\n".join(f"{d}: {printable(line, 1000)}" for d, line in result.transcript)
 
 
 @click.command(name="relay")
