@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from tui.cli import main
 from tui.config import ConfigError, Settings, default_config_path, load_settings, parse_nameserver
 
 
@@ -51,6 +53,8 @@ def test_default_file_location_is_used(monkeypatch: pytest.MonkeyPatch, tmp_path
         ("bogus = 1\n", "unknown setting 'bogus'"),
         ('timeout = "soon"\n', "timeout"),
         ("timeout = -1\n", "negative"),
+        ("dns_timeout = nan\n", "finite"),
+        ("timeout = inf\n", "finite"),
         ('nameservers = ["ns.example"]\n', "not an IP address"),
         ("ports = [70000]\n", "not a TCP port"),
         ("ping_count = 0\n", "ping_count"),
@@ -72,6 +76,16 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
 def test_bad_env_value() -> None:
     with pytest.raises(ConfigError, match="environment: ping_count"):
         load_settings(env={"MXSCOPE_PING_COUNT": "many"}, use_default_file=False)
+    with pytest.raises(ConfigError, match="environment: dns_timeout: not a finite number"):
+        load_settings(env={"MXSCOPE_DNS_TIMEOUT": "nan"}, use_default_file=False)
+
+
+def test_nan_timeout_flag_is_a_usage_error() -> None:
+    """click's FloatRange lets NaN through; a NaN timeout never fires, so it must stop here."""
+    result = CliRunner().invoke(main, ["rdns", "127.0.0.1", "--timeout", "nan",
+                                       "--nameserver", "127.0.0.1:9"])
+    assert result.exit_code == 2, result.output
+    assert "not a finite number" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
 import tomllib
 import types
@@ -141,6 +142,9 @@ def _scalar(tp: Any, value: Any) -> Any:
         if isinstance(value, bool):
             raise TypeError("expected a number")
         result = float(value)
+        # NaN passes every comparison, so a NaN timeout would never fire: nothing would end.
+        if not math.isfinite(result):
+            raise ValueError(f"not a finite number: {value!r}")
         if result < 0:
             raise ValueError("must not be negative")
         return result
