@@ -57,6 +57,8 @@ def test_default_file_location_is_used(monkeypatch: pytest.MonkeyPatch, tmp_path
         ("timeout = inf\n", "finite"),
         ('nameservers = ["ns.example"]\n', "not an IP address"),
         ("ports = [70000]\n", "not a TCP port"),
+        ("smtp_port = 0\n", "smtp_port: 0 is not a TCP port"),
+        ("ping_tcp_port = 70000\n", "ping_tcp_port: 70000 is not a TCP port"),
         ("ping_count = 0\n", "ping_count"),
         ("timeout = [\n", "c.toml"),
     ],

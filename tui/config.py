@@ -191,6 +191,10 @@ def _validate(settings: Settings) -> Settings:
     for port in settings.ports:
         if not 0 < port < 65536:
             raise ConfigError(f"ports: {port} is not a TCP port")
+    for name in ("smtp_port", "ping_tcp_port"):
+        port = getattr(settings, name)
+        if not 0 < port < 65536:
+            raise ConfigError(f"{name}: {port} is not a TCP port")
     if settings.ping_count < 1:
         raise ConfigError("ping_count: must be at least 1")
     if settings.survey_concurrency < 1:

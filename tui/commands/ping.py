@@ -93,8 +93,6 @@ def command(
                    f"{probe.MIN_INTERVAL:g}…{probe.MAX_INTERVAL:g} s")
     if not 1 <= settings.ping_count <= probe.MAX_COUNT:
         fail_usage(f"ping_count {settings.ping_count} is outside 1…{probe.MAX_COUNT}")
-    if not 0 < settings.ping_tcp_port < 65536:
-        fail_usage(f"ping_tcp_port {settings.ping_tcp_port} is not a TCP port")
 
     address = [""]
 
