@@ -188,3 +188,24 @@ async def test_past_surveys_reopen_and_resume(world: LabWorld, tmp_path: Path) -
     assert info.state == "finished" and info.stored == 1024
     assert store.count(info.id) == 1024
     store.close()
+
+
+@pytest.mark.parametrize("where", ["a directory", "under a file"])
+async def test_unusable_store_is_reported_not_fatal(world: LabWorld, tmp_path: Path,
+                                                    where: str) -> None:
+    if where == "a directory":
+        db = tmp_path / "db"
+        db.mkdir()  # SQLite cannot open a directory: StoreError
+    else:
+        (tmp_path / "file").write_text("")
+        db = tmp_path / "file" / "s.sqlite"  # its folder cannot be made: OSError
+    app = make_app(world, db)
+    async with app.run_test(size=SIZE) as pilot:
+        tab = await open_survey(pilot, app, rate="150")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.is_running and not tab.running
+        assert tab.banner.level == "fail" and "Survey not started" in tab.banner.text
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert app.is_running and not tab.has_class("-show-past")

@@ -21,7 +21,7 @@ from tui.config import Settings
 from tui.probes.target import Target
 from tui.survey.engine import Survey, SurveyOptions
 from tui.survey.stats import StatsSnapshot, SurveyStats
-from tui.survey.store import SurveyStore, default_store_path
+from tui.survey.store import StoreError, SurveyStore, default_store_path
 from tui.survey.targets import SourceSpec, count_hint, parse_source, validate_spec
 from tui.tabs.base import ToolTab
 from widgets.distribution import DistributionPanel
@@ -217,7 +217,9 @@ class SurveyTab(ToolTab):
                 self.survey = Survey(form.spec(), settings, form.options(), self._store())
             else:
                 self.survey = Survey.reopen(self._store(), resume_id, settings)
-        except ValueError as exc:  # bad field, source, exclusion file or relay address
+        # A bad field, source, exclusion file or relay address; or a store that cannot be
+        # opened (an unhandled error here would end the app).
+        except (ValueError, StoreError, OSError) as exc:
             form.show_error(str(exc))
             self.verdict("fail", f"Survey not started: {exc}")
             return False
@@ -271,9 +273,15 @@ class SurveyTab(ToolTab):
         self.toggle_class("-show-past")
         if not self.has_class("-show-past"):
             return
+        try:
+            surveys = self._store().list()
+        except (StoreError, OSError) as exc:
+            self.remove_class("-show-past")
+            self.app.notify(f"Past surveys: {exc}", severity="error", markup=False)
+            return
         table = self.query_one("#survey-past", DataTable)
         table.clear()
-        for info in self._store().list():
+        for info in surveys:
             source = info.params.get("source", {})
             what = source.get("value") or f"{source.get('kind', '?')} {source.get('count', '')}"
             table.add_row(str(info.id), info.state, time.strftime(
