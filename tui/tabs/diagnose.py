@@ -48,7 +48,6 @@ class DiagnoseTab(ToolTab):
         self.query_one(KeyValuePanel).set_pairs([])
         table = self.query_one(DiagnoseTable)
         table.reset_columns(["check"])
-        self._cells: dict[tuple[str, str], diagnose.Cell] = {}
 
     def _on_mx(self, hosts: tuple[diagnose.MxHost, ...]) -> None:
         pairs: list[tuple[str, object, Any]] = []
@@ -67,7 +66,6 @@ class DiagnoseTab(ToolTab):
         self.verdict("running", f"Diagnose: {len(ips)} address(es), checks running …")
 
     def _on_cell(self, cell: diagnose.Cell) -> None:
-        self._cells[(cell.ip, cell.check)] = cell
         table = self.query_one(DiagnoseTable)
         text = cell.summary if len(cell.summary) <= CELL_WIDTH else (
             cell.summary[: CELL_WIDTH - 1] + "…")
