@@ -34,8 +34,14 @@ import dns.asyncresolver
 
 from tui.config import Settings
 from tui.probes.base import Status, Stopwatch
-from tui.probes.dnsutil import DnsAnswer, make_resolver, query, reversed_labels
-from tui.probes.rdns import MAX_ADDRESSES, host_addresses
+from tui.probes.dnsutil import (
+    failure_text,
+    host_addresses,
+    make_resolver,
+    query,
+    reversed_labels,
+)
+from tui.probes.rdns import MAX_ADDRESSES
 from tui.probes.target import Target, TargetError, validate_hostname
 
 ListKind = Literal["ip", "domain"]
@@ -262,14 +268,6 @@ def classify(entry: DnsblList, record: str) -> tuple[bool, str]:
     return True, "listed"
 
 
-def _dns_failure(answer: DnsAnswer) -> str:
-    if answer.status is Status.SERVFAIL:
-        return "server failure (SERVFAIL)"
-    if "REFUSED" in answer.message:
-        return "query refused (REFUSED)"
-    return answer.message or answer.status.value
-
-
 def query_name(entry: DnsblList, subject: str) -> str:
     if entry.kind == "domain":
         return f"{subject}.{entry.zone}"
@@ -315,7 +313,7 @@ async def _check(
     if answer.status is Status.TIMEOUT:
         return result(ListStatus.TIMEOUT, answer.message or "timeout", qname)
     if answer.status is not Status.OK:
-        return result(ListStatus.ERROR, _dns_failure(answer), qname)
+        return result(ListStatus.ERROR, failure_text(answer), qname)
     codes = tuple(sorted(answer.records, key=_sort_key))
     verdicts = [classify(entry, code) for code in codes]
     meanings = tuple(meaning for _ok, meaning in verdicts)

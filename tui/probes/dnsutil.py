@@ -1,10 +1,13 @@
-"""DNS plumbing shared by the probes: a resolver built from Settings, and a query helper
-that turns every outcome (answer, NXDOMAIN, no data, SERVFAIL, timeout) into a value."""
+"""DNS plumbing shared by the probes: a resolver built from Settings, a query helper that
+turns every outcome (answer, NXDOMAIN, no data, SERVFAIL, timeout) into a value, and the
+A/AAAA lookup of a host name."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from dataclasses import dataclass
+from typing import TypeVar
 
 import dns.asyncresolver
 import dns.exception
@@ -18,11 +21,24 @@ import dns.reversename
 from tui.config import Settings, parse_nameserver
 from tui.probes.base import Status, Stopwatch
 
+R = TypeVar("R", bound=dns.resolver.BaseResolver)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Answers that settle a question, as opposed to a lookup that failed.
+DEFINITE = (Status.OK, Status.NXDOMAIN, Status.NOANSWER)
+
 
 def make_resolver(settings: Settings) -> dns.asyncresolver.Resolver:
     """An async resolver using Settings.nameservers (host[:port]) or the system config."""
+    return new_resolver(dns.asyncresolver.Resolver, settings)
+
+
+def new_resolver(cls: type[R], settings: Settings) -> R:
+    """A ``cls`` (dnspython's Resolver, async or blocking, or a subclass) asking
+    Settings.nameservers, or the system's servers when none are set; no cache."""
     if settings.nameservers:
-        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver = cls(configure=False)
         nameservers: list[str] = []
         ports: dict[str, int] = {}
         for entry in settings.nameservers:
@@ -33,9 +49,9 @@ def make_resolver(settings: Settings) -> dns.asyncresolver.Resolver:
         resolver.nameserver_ports = ports
     else:
         try:
-            resolver = dns.asyncresolver.Resolver()
+            resolver = cls()
         except dns.resolver.NoResolverConfiguration:
-            resolver = dns.asyncresolver.Resolver(configure=False)
+            resolver = cls(configure=False)
             resolver.nameservers = ["127.0.0.1"]
     resolver.timeout = settings.dns_timeout
     resolver.lifetime = settings.dns_timeout
@@ -112,3 +128,42 @@ def reversed_labels(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> 
     if addr.version == 4:
         return ".".join(reversed(addr.exploded.split(".")))
     return ".".join(reversed(addr.exploded.replace(":", "")))
+
+
+def failure_text(answer: DnsAnswer) -> str:
+    """A failed lookup in a few words: 'server failure (SERVFAIL)', 'query refused …'."""
+    if answer.status is Status.SERVFAIL:
+        return "server failure (SERVFAIL)"
+    if "REFUSED" in answer.message:
+        return "query refused (REFUSED)"
+    return answer.message or answer.status.value
+
+
+async def host_addresses(
+    resolver: dns.asyncresolver.Resolver, host: str
+) -> tuple[list[IPAddress], Status, str]:
+    """A and AAAA of a host name, asked at once: (addresses, status, message). Addresses
+    are deduplicated and sorted, IPv4 first, so output is stable (RRset order is not)."""
+    a, aaaa = await asyncio.gather(query(resolver, host, "A"), query(resolver, host, "AAAA"))
+    addresses: list[IPAddress] = []
+    for record in a.records + aaaa.records:
+        try:
+            addr = ipaddress.ip_address(record)
+        except ValueError:
+            continue
+        if addr not in addresses:
+            addresses.append(addr)
+    if addresses:
+        addresses.sort(key=lambda x: (x.version, int(x)))
+        failed = [x for x in (a, aaaa) if x.status not in DEFINITE]
+        note = ""
+        if failed:
+            note = f" ({failed[0].rdtype} lookup failed: {failure_text(failed[0])})"
+        return addresses, Status.OK, f"{host} has {len(addresses)} address(es){note}"
+    # No address: report the more informative failure (a real error beats "no data").
+    for answer in (a, aaaa):
+        if answer.status not in DEFINITE:
+            return [], answer.status, f"cannot resolve {host}: {failure_text(answer)}"
+    if Status.NXDOMAIN in (a.status, aaaa.status):
+        return [], Status.NXDOMAIN, f"{host} does not exist (NXDOMAIN)"
+    return [], Status.NOANSWER, f"{host} has no A or AAAA record"

@@ -16,7 +16,6 @@ is looked up and the result says which one.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
 import threading
@@ -31,7 +30,7 @@ import maxminddb
 
 from tui.config import Settings
 from tui.probes.base import Status, Stopwatch
-from tui.probes.dnsutil import make_resolver, query
+from tui.probes.dnsutil import host_addresses, make_resolver
 from tui.probes.target import Target
 
 EMBEDDED_DB = Path(__file__).resolve().parent.parent / "data" / "dbip-country.mmdb"
@@ -207,22 +206,8 @@ def _lookup_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
 async def _resolve(
     host: str, settings: Settings
 ) -> tuple[tuple[str, ...], Status, str]:
-    resolver = make_resolver(settings)
-    a, aaaa = await asyncio.gather(query(resolver, host, "A"), query(resolver, host, "AAAA"))
-    addresses: list[str] = []
-    for answer in (a, aaaa):
-        for text in answer.records:
-            try:
-                addresses.append(ipaddress.ip_address(text).compressed)
-            except ValueError:
-                continue
-    if addresses:
-        return tuple(dict.fromkeys(addresses)), Status.OK, ""
-    # Report the more telling failure: a definite or failed lookup over "no data".
-    worst = a if a.status is not Status.NOANSWER else aaaa
-    if a.status is Status.NOANSWER and aaaa.status is Status.NOANSWER:
-        return (), Status.NOANSWER, f"{host} has no A or AAAA record"
-    return (), worst.status, f"{host}: {worst.message or worst.status.value}"
+    addresses, status, message = await host_addresses(make_resolver(settings), host)
+    return tuple(a.compressed for a in addresses), status, message
 
 
 def _location_fields(model: Any) -> dict[str, Any]:

@@ -21,14 +21,18 @@ import dns.asyncresolver
 
 from tui.config import Settings
 from tui.probes.base import Status, Stopwatch
-from tui.probes.dnsutil import DnsAnswer, make_resolver, query, reverse_name
+from tui.probes.dnsutil import (
+    DEFINITE,
+    failure_text,
+    host_addresses,
+    make_resolver,
+    query,
+    reverse_name,
+)
 from tui.probes.target import Target
 
 MAX_ADDRESSES = 16  # a host name with more addresses is checked on the first 16
 MAX_PTR_NAMES = 8  # forward lookups per address; more PTR names than this is unusual
-
-# An answer that settles the question (as opposed to a failed lookup).
-_DEFINITE = (Status.OK, Status.NXDOMAIN, Status.NOANSWER)
 
 Outcome = Literal["confirmed", "unconfirmed", "no_ptr", "failed"]
 
@@ -90,16 +94,6 @@ def name_matches(names: Iterable[str], hostname: str) -> bool:
     return any(_norm(n) == wanted for n in names if n)
 
 
-def _failure_text(answer: DnsAnswer) -> str:
-    if answer.status is Status.TIMEOUT:
-        return answer.message or "timeout"
-    if answer.status is Status.SERVFAIL:
-        return "server failure (SERVFAIL)"
-    if "REFUSED" in answer.message:
-        return "query refused (REFUSED)"
-    return answer.message or answer.status.value
-
-
 def _same_ip(text: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     try:
         return ipaddress.ip_address(text) == ip
@@ -130,7 +124,7 @@ async def _forward(
         message = f"{name} has no {decisive.rdtype} record"
         status = Status.NOANSWER
     else:
-        message = f"{decisive.rdtype} lookup for {name} failed: {_failure_text(decisive)}"
+        message = f"{decisive.rdtype} lookup for {name} failed: {failure_text(decisive)}"
         status = decisive.status
     return ForwardCheck(
         name=name,
@@ -161,7 +155,7 @@ async def _check_address(
             verdict = f"no PTR for {shown} (the name exists but has no PTR record)"
         else:
             outcome = "failed"
-            verdict = f"PTR lookup for {shown} failed: {_failure_text(ptr)}"
+            verdict = f"PTR lookup for {shown} failed: {failure_text(ptr)}"
         return AddressCheck(shown, ptr_name, ptr.status, (), (), False, outcome, verdict,
                             sw.ms())
     # Duplicates and case variants need one forward lookup; RRset order is arbitrary, so
@@ -173,9 +167,9 @@ async def _check_address(
     if confirmed_by:
         outcome = "confirmed"
         verdict = f"FCrDNS ok: {confirmed_by[0].name} ↔ {shown}"
-    elif any(f.status not in _DEFINITE for f in forward):
+    elif any(f.status not in DEFINITE for f in forward):
         outcome = "failed"
-        failed = next(f for f in forward if f.status not in _DEFINITE)
+        failed = next(f for f in forward if f.status not in DEFINITE)
         verdict = f"cannot confirm PTR {failed.name} for {shown}: {failed.message}"
     else:
         outcome = "unconfirmed"
@@ -211,43 +205,12 @@ def _summary(checks: tuple[AddressCheck, ...]) -> str:
 def _overall_status(checks: tuple[AddressCheck, ...]) -> Status:
     for check in checks:
         if check.outcome == "failed":
-            if check.ptr_status not in _DEFINITE:
+            if check.ptr_status not in DEFINITE:
                 return check.ptr_status
             for fwd in check.forward:
-                if fwd.status not in _DEFINITE:
+                if fwd.status not in DEFINITE:
                     return fwd.status
     return Status.OK
-
-
-async def host_addresses(
-    resolver: dns.asyncresolver.Resolver, host: str
-) -> tuple[list[ipaddress.IPv4Address | ipaddress.IPv6Address], Status, str]:
-    """A and AAAA of a host name: (addresses, status, message). Shared with the DNSBL
-    probe, which checks every address of a host name on the IP lists."""
-    a, aaaa = await asyncio.gather(query(resolver, host, "A"), query(resolver, host, "AAAA"))
-    addresses: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
-    for record in a.records + aaaa.records:
-        try:
-            addr = ipaddress.ip_address(record)
-        except ValueError:
-            continue
-        if addr not in addresses:
-            addresses.append(addr)
-    if addresses:
-        # Record order in an RRset is arbitrary; sort so output and tests are stable.
-        addresses.sort(key=lambda x: (x.version, int(x)))
-        failed = [x for x in (a, aaaa) if x.status not in _DEFINITE]
-        note = ""
-        if failed:
-            note = f" ({failed[0].rdtype} lookup failed: {_failure_text(failed[0])})"
-        return addresses, Status.OK, f"{host} has {len(addresses)} address(es){note}"
-    # No address: report the more informative failure (a real error beats "no data").
-    for answer in (a, aaaa):
-        if answer.status not in _DEFINITE:
-            return [], answer.status, f"cannot resolve {host}: {_failure_text(answer)}"
-    if Status.NXDOMAIN in (a.status, aaaa.status):
-        return [], Status.NXDOMAIN, f"{host} does not exist (NXDOMAIN)"
-    return [], Status.NOANSWER, f"{host} has no A or AAAA record"
 
 
 async def run(target: Target, settings: Settings) -> RdnsResult:

@@ -55,9 +55,9 @@ from ipwhois.exceptions import (
 from ipwhois.rdap import RIR_RDAP
 from ipwhois.utils import ipv4_is_defined, ipv6_is_defined
 
-from tui.config import Settings, parse_nameserver
+from tui.config import Settings
 from tui.probes.base import Status, Stopwatch
-from tui.probes.dnsutil import make_resolver, query
+from tui.probes.dnsutil import host_addresses, make_resolver, new_resolver
 from tui.probes.target import Target
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -483,26 +483,17 @@ def _build_opener(state: _LookupState, base: RdapBase | None) -> urllib.request.
 
 class _RecordingResolver(dns.resolver.Resolver):
     """The resolver ipwhois uses for Team Cymru: Settings.nameservers, our deadline, and a
-    note of each failure so the message can say what went wrong."""
+    note of each failure so the message can say what went wrong. Build it with make()."""
 
-    def __init__(self, settings: Settings, state: _LookupState) -> None:
-        if settings.nameservers:
-            super().__init__(configure=False)
-            hosts: list[str] = []
-            for entry in settings.nameservers:
-                host, port = parse_nameserver(entry)
-                hosts.append(host)
-                self.nameserver_ports[host] = port
-            self.nameservers = hosts
-        else:
-            try:
-                super().__init__()
-            except dns.resolver.NoResolverConfiguration:
-                super().__init__(configure=False)
-                self.nameservers = ["127.0.0.1"]
-        self.cache = None
-        self._settings = settings
-        self._state = state
+    _settings: Settings
+    _state: _LookupState
+
+    @classmethod
+    def make(cls, settings: Settings, state: _LookupState) -> _RecordingResolver:
+        resolver = new_resolver(cls, settings)
+        resolver._settings = settings
+        resolver._state = state
+        return resolver
 
     def resolve(self, qname: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         remaining = self._state.remaining()
@@ -736,7 +727,7 @@ def _lookup_blocking(
     except dns.resolver.NoResolverConfiguration:
         # ipwhois builds a system resolver (replaced below) before we can hand it ours.
         return WhoisResult(ip, Status.ERROR, "ipwhois needs a readable /etc/resolv.conf", ip=ip)
-    whois.net.dns_resolver = _RecordingResolver(settings, state)
+    whois.net.dns_resolver = _RecordingResolver.make(settings, state)
     # retry_count=0: a rate limit must not turn into ipwhois sleeping and asking again, and our
     # deadline already bounds the lookup. inc_nir=False: JPNIC/KRNIC would be extra hosts.
     common: dict[str, Any] = {
@@ -795,26 +786,15 @@ async def _lookup_ip(ip: str, settings: Settings, base: RdapBase | None) -> Whoi
 
 
 async def _resolve(name: str, settings: Settings) -> tuple[IPAddress | None, Status, str]:
-    """First address of ``name`` (A before AAAA): (ip, status, note)."""
-    resolver = make_resolver(settings)
-    answers = await asyncio.gather(query(resolver, name, "A"), query(resolver, name, "AAAA"))
-    for answer in answers:
-        for record in answer.records:
-            try:
-                ip = ipaddress.ip_address(record)
-            except ValueError:
-                continue
-            count = len(answer.records)
-            which = f"first of {count} {answer.rdtype} records" if count > 1 else answer.rdtype
-            return ip, Status.OK, f"{name} resolved to {ip.compressed} ({which})"
-    statuses = [a.status for a in answers]
-    if Status.NXDOMAIN in statuses:
-        return None, Status.NXDOMAIN, f"{name} does not exist (NXDOMAIN)"
-    for status in (Status.TIMEOUT, Status.SERVFAIL, Status.ERROR):
-        if status in statuses:
-            failed = next(a for a in answers if a.status is status)
-            return None, status, f"cannot resolve {name}: {failed.message}"
-    return None, Status.NOANSWER, f"{name} has no A or AAAA record"
+    """First address of ``name`` (IPv4 before IPv6): (ip, status, note)."""
+    addresses, status, message = await host_addresses(make_resolver(settings), name)
+    if not addresses:
+        return None, status, message
+    ip = addresses[0]
+    rdtype = "A" if ip.version == 4 else "AAAA"
+    count = sum(1 for a in addresses if a.version == ip.version)
+    which = f"first of {count} {rdtype} records" if count > 1 else rdtype
+    return ip, Status.OK, f"{name} resolved to {ip.compressed} ({which})"
 
 
 async def run(
