@@ -384,7 +384,7 @@ async def tui_survey(source_file: Path, port: int, concurrency: int, tmp: Path
         assert tab.survey is not None and tab.survey.state == "finished", (
             tab.survey.state if tab.survey else None, tab.banner.text)
         scanned = tab.survey.stats.snapshot().scanned
-        lateness = [x * 1000 for x in tab.sample_lateness[1:]]
+        lateness = [x * 1000 for x in list(tab.sample_lateness)[1:]]
     return seconds, scanned, lateness, keys
 
 

@@ -186,13 +186,13 @@ class MxScopeApp(App[None]):
         try:
             paths = tab.export(self.export_dir)
         except OSError as exc:
-            self.notify(f"Export failed: {exc}", severity="error")
+            self.notify(f"Export failed: {exc}", severity="error", markup=False)
             return
         if not paths:
             self.notify("No result to export yet.", severity="warning", timeout=3)
             return
         self.notify("Exported " + " and ".join(str(p) for p in paths), title="Export",
-                    timeout=6)
+                    timeout=6, markup=False)
 
     def action_show_keys(self) -> None:
         if self.screen.query("HelpPanel"):

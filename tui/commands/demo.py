@@ -7,12 +7,13 @@ with example targets offered. Nothing leaves 127.0.0.0/8 unless you type another
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
 import click
 
-from tui.cli import fail_usage
+from tui.cli import EXIT_FAILED
 from tui.lab.internet import InternetSpec
 from tui.lab.runner import LabThread
 from tui.lab.world import DEMO_EXAMPLES, LabWorld
@@ -35,7 +36,8 @@ def command(check: bool) -> None:
         try:
             world = start_demo_lab(lab, Path(tmp))
         except OSError as exc:
-            fail_usage(f"cannot start the lab: {exc}")
+            click.echo(f"mxscope: error: cannot start the lab: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
         lines = [f"  {host.name:<22} {host.ip:<12} {host.profile.preset:<15} "
                  f"relay {host.profile.relay}" for host in world.hosts]
         if check:

@@ -96,10 +96,8 @@ def command(
     target = target_or_exit(target_text)
     # --timeout bounds every SMTP reply too (the greeting wait stays: greet-pause needs it).
     settings = build_settings(config_file, nameservers, timeout, smtp_timeout=timeout)
-    tls = implicit_tls or port == 465
     chosen_port = port if port is not None else (465 if implicit_tls else settings.smtp_port)
-    if not 0 < chosen_port < 65536:
-        fail_usage(f"smtp_port {chosen_port} is not a TCP port")
+    tls = implicit_tls or chosen_port == 465  # 465 is implicit TLS, however it was chosen
     try:
         probe.check_inputs(settings, mail_from=mail_from, rcpt_to=rcpt_to, helo=helo)
     except AddressError as exc:

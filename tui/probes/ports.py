@@ -31,6 +31,7 @@ from tui.config import Settings
 from tui.probes import tlsinfo
 from tui.probes.base import Status, Stopwatch
 from tui.probes.dnsutil import make_resolver, query
+from tui.probes.smtp import check_helo_name
 from tui.probes.smtpwire import (
     MAX_LINE,
     MAX_LINES,
@@ -41,7 +42,6 @@ from tui.probes.smtpwire import (
     ReplyTooLarge,
     SmtpClient,
     SmtpWireError,
-    UnsafeArgument,
     decode_line,
     ehlo_capabilities,
     read_line,
@@ -264,7 +264,7 @@ async def _smtp(job: _Job, att: _Attempt, reader: asyncio.StreamReader,
         if greeting.code != 220:
             raise _Stop(Status.OK, f"the server refuses sessions ({greeting.code})")
         if job.spec.tls == "starttls":
-            ehlo = await client.command(f"EHLO {settings.helo_name}")
+            ehlo = await client.command(f"EHLO {check_helo_name(settings.helo_name)}")
             caps = ehlo_capabilities(ehlo) if ehlo.code == 250 else {}
             att.starttls_offered = "STARTTLS" in caps
             if att.starttls_offered:
@@ -276,7 +276,7 @@ async def _smtp(job: _Job, att: _Attempt, reader: asyncio.StreamReader,
                     return
         with contextlib.suppress(SmtpWireError):
             await client.command("QUIT", timeout=min(settings.smtp_timeout, 2.0))
-    except UnsafeArgument as exc:
+    except ValueError as exc:  # check_helo_name's reason, or UnsafeArgument from the wire
         raise _Stop(Status.ERROR, f"helo_name: {exc}") from None
     finally:
         # Long dialogues (SmtpClient notes lines itself) still keep only MAX_TRANSCRIPT.

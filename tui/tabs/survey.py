@@ -9,8 +9,10 @@ responsive at full scan speed. The timer skips work while the tab is hidden.
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -154,7 +156,8 @@ class SurveyTab(ToolTab):
         self.survey_id: int | None = None
         self.last_snapshot: StatsSnapshot | None = None
         self.samples = 0
-        self.sample_lateness: list[float] = []  # seconds the timer fired late (for bench)
+        # Seconds each tick fired late (bench/survey.py reads it); bounded, the app may run for days.
+        self.sample_lateness: deque[float] = deque(maxlen=10_000)
         self._next_due = 0.0
 
     # The survey tab has its own form instead of the shared target field.
@@ -286,7 +289,8 @@ class SurveyTab(ToolTab):
             what = source.get("value") or f"{source.get('kind', '?')} {source.get('count', '')}"
             table.add_row(str(info.id), info.state, time.strftime(
                 "%Y-%m-%d %H:%M", time.localtime(info.created)),
-                str(what)[:40], f"{info.stored:,}", f"{info.available:,}", key=str(info.id))
+                Text(str(what)[:40]), f"{info.stored:,}", f"{info.available:,}",
+                key=str(info.id))  # the source as text, never as markup
         table.focus()
 
     @on(DataTable.RowSelected, "#survey-past")
