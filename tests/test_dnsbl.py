@@ -460,3 +460,17 @@ def test_cli_list(lab_server: DnsServer) -> None:
     zen = next(e for e in entries if e["zone"] == ZEN)
     assert zen["errors"]["127.255.255.254"].startswith("query via public/open resolver")
     assert len(lab_server.log) == before
+
+
+def test_cli_text_escapes_control_characters_in_txt_reasons() -> None:
+    """A list's TXT reason is server text: terminal escapes are shown, not executed."""
+    zone = Zone()
+    zone.add_dnsbl("hostile.lab.test", {"127.0.0.10": ("127.0.0.2", "\x1b[2J\x1b[31mgotcha")})
+    with LabThread() as lab:
+        server = lab.start(DnsServer(zone))
+        result = _cli(server, "127.0.0.10", "--zone", "hostile.lab.test")
+        as_json = _cli(server, "127.0.0.10", "--zone", "hostile.lab.test", "--json")
+    assert result.exit_code == 3, result.output
+    assert "\x1b" not in result.output
+    assert "TXT \\x1b[2J\\x1b[31mgotcha" in result.output
+    assert "\x1b[2J" in as_json.output or "\\u001b[2J" in as_json.output  # JSON keeps it

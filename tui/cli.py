@@ -119,6 +119,13 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+def printable(text: str, limit: int = 300) -> str:
+    """Text from a server (greeting, reply, TXT record) made safe for a terminal: control
+    characters shown as escapes, bounded in length. JSON output keeps the text as received."""
+    out = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[:limit])
+    return out + ("…" if len(text) > limit else "")
+
+
 def emit(result: Any, as_json: bool, render: Callable[[Any], str]) -> None:
     """Print one result: JSON (stable keys from the dataclass) or the tool's text rendering."""
     if as_json:

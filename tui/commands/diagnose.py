@@ -13,11 +13,11 @@ from tui.cli import (
     build_settings,
     emit,
     json_option,
+    printable,
     run_async,
     settings_options,
     target_or_exit,
 )
-from tui.commands.smtp import printable  # server text may carry terminal escapes
 from tui.probes import diagnose
 from tui.probes.base import Status
 

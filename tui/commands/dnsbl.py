@@ -21,6 +21,7 @@ from tui.cli import (
     emit,
     fail_usage,
     json_option,
+    printable,
     run_async,
     settings_options,
     target_or_exit,
@@ -43,7 +44,7 @@ def _line(r: dnsbl.ListResult, show_subject: bool) -> list[str]:
     subject = f"{r.subject:<16} " if show_subject else ""
     lines = [f"  {label:<8} {subject}{r.zone:<34} {r.message}"]
     if r.status is dnsbl.ListStatus.LISTED:
-        lines.extend(f"           TXT {t}" for t in r.txt)
+        lines.extend(f"           TXT {printable(t)}" for t in r.txt)
         if r.delist:
             lines.append(f"           delist: {r.delist}")
     return lines

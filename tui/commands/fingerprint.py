@@ -24,8 +24,7 @@ from typing import IO, Any
 
 import click
 
-from tui.cli import EXIT_OK, EXIT_USAGE
-from tui.commands.smtp import printable
+from tui.cli import EXIT_OK, EXIT_USAGE, printable
 from tui.probes.base import to_jsonable
 from tui.probes.fingerprint import MtaIdentity, identify
 

@@ -18,11 +18,11 @@ from tui.cli import (
     emit,
     fail_usage,
     json_option,
+    printable,
     run_async,
     settings_options,
     target_or_exit,
 )
-from tui.commands.smtp import printable  # server text may carry terminal escapes
 from tui.probes import relay as probe
 from tui.probes.address import AddressError
 

@@ -21,6 +21,7 @@ from tui.cli import (
     emit,
     fail_usage,
     json_option,
+    printable,
     run_async,
     settings_options,
     target_or_exit,
@@ -29,12 +30,6 @@ from tui.probes import smtp
 from tui.probes.base import Status
 
 _TRANSCRIPT_SHOWN = 60  # lines in the text output; --json has the whole (bounded) transcript
-
-
-def printable(text: str, limit: int = 300) -> str:
-    """Server text made safe for a terminal: control characters shown as escapes."""
-    out = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[:limit])
-    return out + ("…" if len(text) > limit else "")
 
 
 def _ms(value: float | None) -> str:
