@@ -44,6 +44,8 @@ import aiosmtplib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from firstline import FirstLine  # noqa: E402  (bench/ is the script's own dir)
+
 from tui.probes.fingerprint import default_rules, identify  # noqa: E402
 from tui.probes.smtp import grab_banner  # noqa: E402
 
@@ -91,32 +93,10 @@ def _lab_main(count: int, conn) -> None:  # type: ignore[no-untyped-def]
 # -- the clients -----------------------------------------------------------------------------
 
 
-class _FirstLine(asyncio.Protocol):
-    __slots__ = ("done", "transport", "buf")
-
-    def __init__(self, done: asyncio.Future[bool]) -> None:
-        self.done = done
-        self.buf = b""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        if b"\n" in self.buf:
-            self.transport.close()
-            if not self.done.done():
-                self.done.set_result(True)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.done.done():
-            self.done.set_result(False)
-
-
 async def ceiling(host: str, port: int) -> str:
     loop = asyncio.get_running_loop()
     done: asyncio.Future[bool] = loop.create_future()
-    await loop.create_connection(lambda: _FirstLine(done), host, port)
+    await loop.create_connection(lambda: FirstLine(done), host, port)
     return "answered" if await done else "closed"
 
 

@@ -57,6 +57,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from firstline import FirstLine  # noqa: E402  (bench/ is the script's own dir)
+
 from tui.config import Settings  # noqa: E402
 from tui.survey.engine import Survey, SurveyOptions  # noqa: E402
 from tui.survey.stats import StatsSnapshot  # noqa: E402
@@ -152,28 +154,6 @@ def make_survey(source: SourceSpec, port: int, store: SurveyStore | None, *,
 # -- the ceiling -------------------------------------------------------------------------------
 
 
-class _FirstLine(asyncio.Protocol):
-    __slots__ = ("done", "transport", "buf")
-
-    def __init__(self, done: asyncio.Future[bool]) -> None:
-        self.done = done
-        self.buf = b""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        if b"\n" in self.buf:
-            self.transport.close()
-            if not self.done.done():
-                self.done.set_result(True)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.done.done():
-            self.done.set_result(False)
-
-
 async def ceiling(targets: list[str], port: int, concurrency: int) -> tuple[float, Counter[str]]:
     loop = asyncio.get_running_loop()
     outcomes: Counter[str] = Counter()
@@ -186,7 +166,7 @@ async def ceiling(targets: list[str], port: int, concurrency: int) -> tuple[floa
             index += 1
             done: asyncio.Future[bool] = loop.create_future()
             try:
-                await loop.create_connection(lambda d=done: _FirstLine(d), host, port)
+                await loop.create_connection(lambda d=done: FirstLine(d), host, port)
                 outcomes["answered" if await done else "closed"] += 1
             except OSError as exc:
                 outcomes[type(exc).__name__] += 1
