@@ -179,22 +179,45 @@ async def ceiling(targets: list[str], port: int, concurrency: int) -> tuple[floa
 # -- 1. throughput ------------------------------------------------------------------------------
 
 
+THROUGHPUT_NETWORK = "127.0.0.0/21"
+
+
+@contextlib.contextmanager
+def answering_lab(args: argparse.Namespace, tmp: Path, delay: float, repeat: int
+                  ) -> Iterator[tuple[dict[str, Any], list[str], Path]]:
+    """The throughput lab (every listener answers after ``delay``) and its target list,
+    the network repeated ``repeat`` times, also written to a file source."""
+    import ipaddress
+
+    with lab("--network", THROUGHPUT_NETWORK, "--listeners", str(args.listeners),
+             "--silent", "0", "--rejecting", "0", "--resetting", "0", "--open-relays", "0",
+             "--greeting-delay", str(delay), "--seed", "1") as comp:
+        targets = [str(a) for a in ipaddress.ip_network(THROUGHPUT_NETWORK)] * repeat
+        source_file = tmp / f"targets-{delay}-{repeat}.txt"
+        source_file.write_text("\n".join(targets) + "\n")
+        yield comp, targets, source_file
+
+
+def both_modes(title: str, args: argparse.Namespace, tmp: Path,
+               bench: Callable[..., dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Run ``bench`` latency-bound (greetings after --delay) and CPU-bound (no delay)."""
+    print(title)
+    out = {}
+    print(" a) servers across the internet: every greeting arrives after a delay")
+    out["latency"] = bench(args, tmp, delay=args.delay, repeat=args.repeat_delay,
+                           concurrency=args.concurrency)
+    print(" b) loopback at full speed, no delay: client CPU is the limit (worst case)")
+    out["cpu"] = bench(args, tmp, delay=0.0, repeat=args.repeat, concurrency=args.concurrency)
+    return out
+
+
 def bench_throughput(args: argparse.Namespace, tmp: Path, *, delay: float, repeat: int,
                      concurrency: int) -> dict[str, float]:
-    network = "127.0.0.0/21"
-    with lab("--network", network, "--listeners", str(args.listeners), "--silent", "0",
-             "--rejecting", "0", "--resetting", "0", "--open-relays", "0",
-             "--greeting-delay", str(delay), "--seed", "1") as comp:
+    with answering_lab(args, tmp, delay, repeat) as (comp, targets, source_file):
         port = comp["port"]
-        import ipaddress
-
-        addresses = [str(a) for a in ipaddress.ip_network(network)]
-        targets = addresses * repeat
-        source_file = tmp / "targets.txt"
-        source_file.write_text("\n".join(targets) + "\n")
         spec = SourceSpec("file", str(source_file), allow_loopback=True)
         bound = f", at most {concurrency / delay:,.0f}/s (concurrency ÷ delay)" if delay else ""
-        print(f"  {len(targets):,} targets ({network} × {repeat}: {comp['listeners']:,} "
+        print(f"  {len(targets):,} targets ({THROUGHPUT_NETWORK} × {repeat}: {comp['listeners']:,} "
               f"answer, the rest refuse), greeting delay {delay * 1000:g} ms, concurrency "
               f"{concurrency}{bound}")
         best = {"ceiling": 0.0, "engine": 0.0}
@@ -229,20 +252,6 @@ def bench_throughput(args: argparse.Namespace, tmp: Path, *, delay: float, repea
               f"ceiling {cpu_c:.0f} µs, engine {cpu_e:.0f} µs")
         return {"ceiling": best["ceiling"], "engine": best["engine"], "ratio": ratio,
                 "cpu_ceiling_us": cpu_c, "cpu_engine_us": cpu_e}
-
-
-def bench_throughputs(args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, float]]:
-    print(f"\n[1] throughput, headless engine (SurveyStore, fingerprint, GeoIP, stats) vs "
-          f"the bare connect/read-first-line loop, {'uvloop' if uvloop else 'asyncio'}, "
-          f"best of {args.rounds} interleaved rounds")
-    out = {}
-    print(" a) servers across the internet: every greeting arrives after a delay")
-    out["latency"] = bench_throughput(args, tmp, delay=args.delay, repeat=args.repeat_delay,
-                                      concurrency=args.concurrency)
-    print(" b) loopback at full speed, no delay: client CPU is the limit (worst case)")
-    out["cpu"] = bench_throughput(args, tmp, delay=0.0, repeat=args.repeat,
-                                  concurrency=args.concurrency)
-    return out
 
 
 # -- 2. peak RSS -------------------------------------------------------------------------------
@@ -370,16 +379,8 @@ async def tui_survey(source_file: Path, port: int, concurrency: int, tmp: Path
 
 def bench_tui(args: argparse.Namespace, tmp: Path, *, delay: float, repeat: int,
               concurrency: int) -> dict[str, float]:
-    network = "127.0.0.0/21"
-    with lab("--network", network, "--listeners", str(args.listeners), "--silent", "0",
-             "--rejecting", "0", "--resetting", "0", "--open-relays", "0",
-             "--greeting-delay", str(delay), "--seed", "1") as comp:
+    with answering_lab(args, tmp, delay, repeat) as (comp, targets, source_file):
         port = comp["port"]
-        import ipaddress
-
-        targets = [str(a) for a in ipaddress.ip_network(network)] * repeat
-        source_file = tmp / f"tui-targets-{delay}.txt"
-        source_file.write_text("\n".join(targets) + "\n")
         print(f"  {len(targets):,} targets, greeting delay {delay * 1000:g} ms, concurrency "
               f"{concurrency}")
         best_ceiling, best_tui = 0.0, 0.0
@@ -412,19 +413,6 @@ def bench_tui(args: argparse.Namespace, tmp: Path, *, delay: float, repeat: int,
     return {"ceiling": best_ceiling, "tui": best_tui, "ratio": ratio, "late_max_ms": worst}
 
 
-def bench_tuis(args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, float]]:
-    print(f"\n[4] the same survey shown live in the TUI (real app, headless, Survey tab "
-          f"sampling on its 0.25 s timer) vs the ceiling, best of {args.rounds}")
-    out = {}
-    print(" a) servers across the internet: every greeting arrives after a delay")
-    out["latency"] = bench_tui(args, tmp, delay=args.delay, repeat=args.repeat_delay,
-                               concurrency=args.concurrency)
-    print(" b) loopback at full speed, no delay: client CPU is the limit (worst case)")
-    out["cpu"] = bench_tui(args, tmp, delay=0.0, repeat=args.repeat,
-                           concurrency=args.concurrency)
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
@@ -450,13 +438,18 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mxscope-bench-") as tmp:
         if "throughput" not in args.skip:
-            bench_throughputs(args, Path(tmp))
+            both_modes(f"\n[1] throughput, headless engine (SurveyStore, fingerprint, GeoIP, "
+                       f"stats) vs the bare connect/read-first-line loop, "
+                       f"{'uvloop' if uvloop else 'asyncio'}, best of {args.rounds} "
+                       "interleaved rounds", args, Path(tmp), bench_throughput)
         if "rss" not in args.skip:
             bench_rss(args, Path(tmp))
         if "random" not in args.skip:
             bench_random(args)
         if "tui" not in args.skip:
-            bench_tuis(args, Path(tmp))
+            both_modes(f"\n[4] the same survey shown live in the TUI (real app, headless, "
+                       f"Survey tab sampling on its 0.25 s timer) vs the ceiling, best of "
+                       f"{args.rounds}", args, Path(tmp), bench_tui)
     print(f"\nwhole benchmark: {time.perf_counter() - started:.0f} s")
 
 
